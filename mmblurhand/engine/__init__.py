@@ -1,0 +1,2 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+from . import hooks  # noqa: F401

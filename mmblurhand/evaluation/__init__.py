@@ -1,0 +1,2 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+from . import metrics  # noqa: F401
