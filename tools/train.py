@@ -113,6 +113,8 @@ def merge_args(cfg, args):
 
     from mmblurhand.engine.distributed import use_gloo_without_gpu
     use_gloo_without_gpu(cfg)
+    from mmblurhand.engine.resumable_train_loop import reconcile_by_epoch
+    reconcile_by_epoch(cfg)
     return cfg
 
 

@@ -7,8 +7,16 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
+    # CheckpointHook that writes atomically and deletes old files only
+    # after the new one is complete. For mid-epoch fault tolerance save
+    # every N iterations instead: `by_epoch=False, interval=N`.
+    checkpoint=dict(
+        type='AtomicCheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # stop at the first NaN/inf loss, before that iteration is saved
+    nan_guard=dict(type='NaNGuardHook'),
+    # clear report when a checkpoint was trained with another config
+    checkpoint_check=dict(type='CheckpointCompatibilityHook'),
 )
 custom_hooks = [dict(type='SyncBuffersHook')]
 
@@ -32,6 +40,17 @@ load_from = None
 resume = False
 backend_args = dict(backend='local')
 
-train_cfg = dict(by_epoch=True)
+# Epoch-based loop that resumes exactly (same batches and random draws as an
+# uninterrupted run), even from a mid-epoch `iter_N.pth`. Child configs set
+# `max_epochs` / `val_interval` here; `by_epoch=True` is implied.
+train_cfg = dict(type='ResumableEpochBasedTrainLoop')
 val_cfg = dict()
 test_cfg = dict()
+
+# Linear learning-rate scaling (`tools/train.py --auto-scale-lr`): the lr of
+# a config is meant for `base_batch_size` images per step (all GPUs).
+# The papers train with 2 GPUs x 24 images.
+auto_scale_lr = dict(enable=False, base_batch_size=48)
+# Distributed training converts BatchNorm to SyncBatchNorm when
+# `sync_bn = 'torch'` (set it in a config or `--cfg-options sync_bn=torch`).
+sync_bn = None

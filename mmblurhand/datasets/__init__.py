@@ -1,2 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from . import transforms  # noqa: F401
+from .blurhand_dataset import BlurHandDataset
+
+__all__ = ['BlurHandDataset']

@@ -1,2 +1,2 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from . import metrics  # noqa: F401
+from . import functional, metrics  # noqa: F401

@@ -26,7 +26,7 @@ def test_every_mmpose_node_has_an_mmblurhand_child():
     for name, node in ours.items():
         assert node.scope == 'mmblurhand', name
         assert node.parent is theirs[name], name
-        assert node.name in node.parent.children.get('mmblurhand').name
+        assert node.parent.children['mmblurhand'] is node, name
 
 
 @mmblurhand_registry.MODELS.register_module(force=True)

@@ -1,1 +1,4 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+from .atomic_checkpoint_hook import AtomicCheckpointHook
+from .checkpoint_compatibility_hook import CheckpointCompatibilityHook
+from .nan_guard_hook import NaNGuardHook, NonFiniteLossError

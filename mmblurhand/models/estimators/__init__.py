@@ -1,1 +1,4 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+from .blurhandnet import BlurHandNet
+
+__all__ = ['BlurHandNet']

@@ -1,0 +1,143 @@
+# BlurHandNet (Oh et al., CVPR 2023) on BlurHand, the paper setting:
+# ResNet-50 (ImageNet init), 256x256 input, 3 time steps, 3D heatmaps 32^3,
+# 512-d joint features, KTFormer 4 blocks x 4 heads, Adam 1e-4 for 13 epochs
+# (x0.1 at the start of epochs 11 and 13), batch 2 GPUs x 24.
+# 158.5 M parameters, like the official model (158,509,183).
+#
+# Real BlurHand needs the real MANO hand model (MANO_RIGHT / MANO_LEFT, see
+# docs/hand_model.md): run with MANO_MODEL_PATH=<folder> in the environment.
+# Without it the procedural MANO-format hand is used (not MANO; the config
+# still builds and runs, but BlurHand's MANO fits do not match it).
+_base_ = ['../_base_/default_runtime.py']
+
+# 'procedural' (the default) selects the built-in MANO-format hand
+mano_model_path = '{{$MANO_MODEL_PATH:procedural}}'
+mano_model_path = None if mano_model_path == 'procedural' else mano_model_path
+data_root = 'data/blurhand/'
+input_size = (256, 256)
+num_steps = 3
+num_joints = 21
+heatmap_size = 32  # H = W = D of the 3D heatmaps (input / 8)
+feat_channels = 512
+
+# runtime
+train_cfg = dict(by_epoch=True, max_epochs=13, val_interval=1)
+optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-4))
+# official: epochs 1-10 at 1e-4, 11-12 at 1e-5, 13 at 1e-6 (0-based 10, 12)
+param_scheduler = [
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=13,
+        by_epoch=True,
+        milestones=[10, 12],
+        gamma=0.1)
+]
+auto_scale_lr = dict(base_batch_size=48)
+randomness = dict(seed=4543)
+default_hooks = dict(
+    checkpoint=dict(save_best='MPJPE_middle', rule='less', max_keep_ckpts=3))
+
+# model
+model = dict(
+    type='BlurHandNet',
+    data_preprocessor=dict(
+        type='PoseDataPreprocessor',
+        mean=[0., 0., 0.],
+        std=[255., 255., 255.],
+        bgr_to_rgb=True),
+    backbone=dict(
+        type='ResNet',
+        depth=50,
+        out_indices=(1, 2, 3),
+        init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')),
+    neck=dict(
+        type='Unfolder',
+        in_channels=(512, 1024, 2048),
+        deconv_channels=(512, 256),
+        conv_channels=(1024, feat_channels),
+        num_steps=num_steps,
+        num_joints=num_joints,
+        heatmap_dims=3,
+        heatmap_depth=heatmap_size),
+    head=dict(
+        type='BlurHandHead',
+        ktformer=dict(
+            type='KTFormer',
+            in_channels=feat_channels,
+            embed_dims=512,
+            num_blocks=4,
+            num_heads=4,
+            mlp_ratio=4.,
+            num_steps=num_steps,
+            num_joints=num_joints),
+        regressor=dict(
+            type='ManoRegressor',
+            in_channels=512,
+            coord_dims=3,
+            global_channels=2048,
+            num_steps=num_steps,
+            num_joints=num_joints,
+            mano_cfg=dict(type='ManoLayer', model_path=mano_model_path),
+            camera_cfg=dict(
+                input_size=input_size,
+                focal=(5000., 5000.),
+                camera_3d_size=0.4)),
+        # official weights; 2D terms in normalised units (x32 heatmap size)
+        loss_joint_img=dict(
+            type='TemporalOrderInvariantLoss', loss_weight=0.25 * heatmap_size),
+        loss_joint_proj=dict(
+            type='MaskedL1Loss', loss_weight=0.0625 * heatmap_size),
+        loss_joint_cam=dict(type='MaskedL1Loss', loss_weight=10.),
+        loss_mano_joint_cam=dict(type='MaskedL1Loss', loss_weight=10.),
+        loss_mano_pose=dict(type='MaskedL1Loss', loss_weight=1.),
+        loss_mano_shape=dict(type='MaskedL1Loss', loss_weight=1.)))
+
+# data
+dataset_type = 'BlurHandDataset'
+target_cfg = dict(
+    type='GenerateBlurHandTargets',
+    bbox_3d_size=0.3,
+    mano_cfg=dict(model_path=mano_model_path))
+train_pipeline = [
+    dict(type='LoadBlurHandImage'),
+    dict(type='MirrorLeftHand'),
+    dict(type='BlurHandRandomScaleRotate'),
+    dict(type='BlurHandTopdownAffine', input_size=input_size),
+    dict(type='BlurHandColorJitter'),
+    target_cfg,
+    dict(type='PackBlurHandInputs'),
+]
+test_pipeline = [
+    dict(type='LoadBlurHandImage'),
+    dict(type='MirrorLeftHand'),
+    dict(type='BlurHandTopdownAffine', input_size=input_size),
+    target_cfg,
+    dict(type='PackBlurHandInputs'),
+]
+train_dataloader = dict(
+    batch_size=24,
+    num_workers=8,
+    persistent_workers=True,
+    drop_last=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='train',
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=32,
+    num_workers=4,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='test',
+        test_mode=True,
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='BlurHandMetric', mode='per_joint')
+test_evaluator = val_evaluator

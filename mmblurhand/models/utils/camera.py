@@ -1,0 +1,115 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""The virtual pin-hole camera of BlurHandNet.
+
+The network never sees the real intrinsics: it predicts three numbers
+``(c0, c1, c2)`` per hand and time step, read as the translation of the hand
+in a fixed virtual camera placed in front of the crop (focal ``f``, principal
+point at the crop centre by default):
+
+- ``t_x = c0``, ``t_y = c1`` (metres);
+- ``t_z = k * sigmoid(c2)`` with
+  ``k = sqrt(f_x * f_y * camera_3d_size**2 / (W * H))``, the depth at which a
+  ``camera_3d_size``-metre object fills the ``W x H`` crop.
+
+With the official values (``f = 5000``, crop 256, ``camera_3d_size = 0.4``)
+``k = 7.8125`` m.
+"""
+import math
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor
+
+
+class VirtualCamera:
+    """A fixed pin-hole camera looking at the input crop.
+
+    Args:
+        input_size (Sequence[int]): Crop size ``(W, H)`` in pixels.
+        focal (Sequence[float]): Focal lengths ``(f_x, f_y)`` in pixels.
+            Defaults to ``(5000., 5000.)``.
+        princpt (Sequence[float], optional): Principal point ``(p_x, p_y)``
+            in pixels. Defaults to the crop centre ``(W / 2, H / 2)``.
+        camera_3d_size (float): Size in metres of the object that fills the
+            crop at the largest depth ``k``. Defaults to ``0.4``.
+        eps (float): Added to the depth before dividing. Defaults to
+            ``1e-4``.
+    """
+
+    def __init__(self,
+                 input_size: Sequence[int],
+                 focal: Sequence[float] = (5000., 5000.),
+                 princpt: Optional[Sequence[float]] = None,
+                 camera_3d_size: float = 0.4,
+                 eps: float = 1e-4):
+        if len(input_size) != 2 or min(input_size) <= 0:
+            raise ValueError('VirtualCamera: `input_size` must be (W, H) '
+                             f'with positive values, got {input_size}.')
+        if len(focal) != 2:
+            raise ValueError('VirtualCamera: `focal` must be (f_x, f_y), '
+                             f'got {focal}.')
+        self.input_size = tuple(float(s) for s in input_size)
+        self.focal = tuple(float(f) for f in focal)
+        if princpt is None:
+            princpt = (self.input_size[0] / 2., self.input_size[1] / 2.)
+        if len(princpt) != 2:
+            raise ValueError('VirtualCamera: `princpt` must be (p_x, p_y), '
+                             f'got {princpt}.')
+        self.princpt = tuple(float(p) for p in princpt)
+        self.camera_3d_size = float(camera_3d_size)
+        self.eps = float(eps)
+
+    @property
+    def max_depth(self) -> float:
+        """float: ``k``, the largest depth ``t_z`` can take (metres)."""
+        fx, fy = self.focal
+        w, h = self.input_size
+        return math.sqrt(fx * fy * self.camera_3d_size**2 / (w * h))
+
+    def translation(self, cam_params: Tensor) -> Tensor:
+        """Camera-frame translation of the hand from the raw parameters.
+
+        Args:
+            cam_params (Tensor): ``(..., 3)`` raw network outputs
+                ``(c0, c1, c2)``.
+
+        Returns:
+            Tensor: ``(..., 3)`` translation ``(t_x, t_y, t_z)`` in metres.
+        """
+        if cam_params.shape[-1] != 3:
+            raise ValueError('VirtualCamera.translation: expected (..., 3) '
+                             f'parameters, got {tuple(cam_params.shape)}.')
+        t_z = self.max_depth * torch.sigmoid(cam_params[..., 2:])
+        return torch.cat([cam_params[..., :2], t_z], dim=-1)
+
+    def project(self,
+                points: Tensor,
+                translation: Tensor,
+                normalize: bool = True) -> Tensor:
+        """Perspective projection of translated points.
+
+        Args:
+            points (Tensor): ``(..., N, 3)`` points in metres (camera axes,
+                before the translation).
+            translation (Tensor): ``(..., 3)`` translation in metres
+                (broadcast over ``N``).
+            normalize (bool): Return normalised crop coordinates
+                (``u / W``, ``v / H``) when True, pixels otherwise. Defaults
+                to True.
+
+        Returns:
+            Tensor: ``(..., N, 2)`` projected ``(u, v)``.
+        """
+        if points.shape[-1] != 3 or translation.shape[-1] != 3:
+            raise ValueError(
+                'VirtualCamera.project: expected points (..., N, 3) and '
+                f'translation (..., 3), got {tuple(points.shape)} and '
+                f'{tuple(translation.shape)}.')
+        cam_points = points + translation.unsqueeze(-2)
+        depth = cam_points[..., 2:] + self.eps
+        focal = cam_points.new_tensor(self.focal)
+        princpt = cam_points.new_tensor(self.princpt)
+        uv = cam_points[..., :2] / depth * focal + princpt
+        if normalize:
+            uv = uv / cam_points.new_tensor(self.input_size)
+        return uv

@@ -1,0 +1,238 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""BlurHandNet estimator and head: modes, ordering, gradients, configs."""
+import copy
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+
+from mmblurhand.datasets.transforms.hand_geometry import crop_to_image_points
+from mmblurhand.models.heads import BlurHandHead
+from mmblurhand.models.necks import UnfolderOutput
+from mmblurhand.registry import MODELS
+from mmblurhand.testing import get_packed_inputs
+from mmblurhand.utils import register_all_modules
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
+    osp.abspath(__file__)))))
+PAPER_CONFIG = osp.join(
+    REPO, 'configs/blurhandnet/'
+    'blurhandnet_r50_2xb24-13e_blurhand-256x256.py')
+
+INPUT = 64
+TINY_MODEL = dict(
+    type='BlurHandNet',
+    data_preprocessor=dict(
+        type='PoseDataPreprocessor',
+        mean=[0., 0., 0.],
+        std=[255., 255., 255.],
+        bgr_to_rgb=True),
+    backbone=dict(type='ResNet', depth=18, out_indices=(1, 2, 3)),
+    neck=dict(
+        type='Unfolder',
+        in_channels=(128, 256, 512),
+        deconv_channels=(32, 16),
+        conv_channels=(32, 16),
+        heatmap_depth=8),
+    head=dict(
+        type='BlurHandHead',
+        ktformer=dict(
+            type='KTFormer', in_channels=16, embed_dims=32, num_blocks=1,
+            num_heads=2),
+        regressor=dict(
+            type='ManoRegressor',
+            in_channels=32,
+            global_channels=512,
+            camera_cfg=dict(input_size=(INPUT, INPUT)))))
+
+
+@pytest.fixture(scope='module')
+def model():
+    register_all_modules()
+    torch.manual_seed(0)
+    net = MODELS.build(copy.deepcopy(TINY_MODEL))
+    net.init_weights()
+    return net
+
+
+def _batch(model, training, **kwargs):
+    packed = get_packed_inputs(
+        batch_size=2, input_size=(INPUT, INPUT), **kwargs)
+    return model.data_preprocessor(packed, training=training)
+
+
+def test_tensor_mode_shapes(model):
+    data = _batch(model, False)
+    model.eval()
+    with torch.no_grad():
+        out = model(data['inputs'], None, mode='tensor')
+    assert out['unfolder_joints'].shape == (2, 3, 21, 3)
+    assert out['joint_feats'].shape == (2, 3, 21, 32)
+    assert out['mano_pose'].shape == (2, 3, 48)
+    assert out['mano_shape'].shape == (2, 3, 10)
+    assert out['cam_t'].shape == (2, 3, 3)
+    assert out['vertices'].shape == (2, 3, 778, 3)
+    assert out['joints_cam'].shape == (2, 3, 21, 3)
+    assert out['joints_2d'].shape == (2, 3, 21, 2)
+
+
+def test_loss_mode_and_gradients_reach_every_parameter_group(model):
+    model.train()
+    data = _batch(model, True)
+    model.zero_grad()
+    losses = model(**data, mode='loss')
+    expected = {
+        'loss_joint_img', 'loss_joint_proj', 'loss_joint_cam',
+        'loss_mano_joint_cam', 'loss_mano_pose', 'loss_mano_shape',
+        'order_kept'
+    }
+    assert set(losses) == expected
+    assert all(torch.isfinite(v) for v in losses.values())
+    total = sum(v for k, v in losses.items() if k.startswith('loss'))
+    total.backward()
+    missing = [
+        name for name, p in model.named_parameters()
+        if p.requires_grad and (p.grad is None or not torch.isfinite(
+            p.grad).all())
+    ]
+    assert not missing, missing
+    groups = {
+        'backbone': model.backbone,
+        'neck': model.neck,
+        'ktformer': model.head.ktformer,
+        'pose feature heads': model.head.regressor.pose_heads.feature_heads,
+        'pose ancestor weights':
+        model.head.regressor.pose_heads.ancestor_weights,
+        'shape head': model.head.regressor.shape_head,
+        'camera head': model.head.regressor.camera_head,
+    }
+    for name, module in groups.items():
+        grad = sum(p.grad.abs().sum() for p in module.parameters())
+        assert grad > 0, name
+    grad_embed = model.head.ktformer.temporal_embed.grad.abs().sum()
+    assert grad_embed > 0
+    # the MANO layer holds data, not trainable parameters
+    assert not any(
+        p.requires_grad for p in model.head.regressor.mano.parameters())
+
+
+def test_unfolder_driven_ordering_reuses_the_unfolder_choice():
+    """The order picked on the Unfolder joints re-orders every other loss."""
+    register_all_modules()
+    torch.manual_seed(0)
+    head = BlurHandHead(
+        ktformer=dict(
+            type='KTFormer', in_channels=8, embed_dims=8, num_blocks=1,
+            num_heads=2),
+        regressor=dict(
+            type='ManoRegressor',
+            in_channels=8,
+            global_channels=16,
+            camera_cfg=dict(input_size=(INPUT, INPUT))))
+    head.init_weights()
+    samples = get_packed_inputs(
+        batch_size=2, input_size=(INPUT, INPUT))['data_samples']
+    gt = head.gather_targets(samples)
+    # Unfolder joints equal to the GT for sample 0 and to the reversed GT
+    # for sample 1: the Unfolder orders are (kept, swapped).
+    joints = gt['joints_2d'].clone()
+    joints[1] = joints[1].flip(0)
+    feats = UnfolderOutput(
+        joint_feats=torch.randn(2, 3, 21, 8),
+        joints=joints,
+        heatmaps=torch.zeros(2, 3, 21, 1, 1, 1),
+        feature_maps=torch.zeros(2, 3, 8, 1, 1),
+        global_feat=torch.randn(2, 16))
+    losses = head.loss(feats, samples)
+    assert losses['loss_joint_img'].item() == pytest.approx(0., abs=1e-6)
+    assert losses['order_kept'].item() == pytest.approx(0.5)
+
+    preds = head.forward(feats)
+    # expected: sample 1's regressor outputs reversed before every loss,
+    # whatever order the regressor outputs alone would prefer
+    flip = torch.tensor([False, True])[:, None, None, None]
+    joints_cam = torch.where(flip, preds['joints_cam'].flip(1),
+                             preds['joints_cam'])
+    expected = head.loss_joint_cam(joints_cam, gt['joints_cam'],
+                                   gt['joints_cam_valid'])
+    torch.testing.assert_close(losses['loss_joint_cam'], expected)
+    pose = torch.where(flip[..., 0], preds['mano_pose'].flip(1),
+                       preds['mano_pose'])
+    torch.testing.assert_close(
+        losses['loss_mano_pose'],
+        head.loss_mano_pose(pose, gt['mano_pose'], gt['mano_valid']))
+    unordered = head.loss_joint_cam(preds['joints_cam'], gt['joints_cam'],
+                                    gt['joints_cam_valid'])
+    assert not torch.allclose(unordered, expected)
+
+
+def test_predict_mirrors_left_hands_and_maps_keypoints(model):
+    model.eval()
+    data = _batch(model, False, left_hands=[False, True])
+    with torch.no_grad():
+        raw = model(data['inputs'], None, mode='tensor')
+        results = model(**data, mode='predict')
+    assert len(results) == 2
+    for i, sample in enumerate(results):
+        pred = sample.pred_instances
+        assert pred.joints_cam.shape == (1, 3, 21, 3)
+        assert pred.vertices.shape == (1, 3, 778, 3)
+        assert pred.mano_pose.shape == (1, 3, 48)
+        assert pred.mano_shape.shape == (1, 3, 10)
+        assert pred.cam_t.shape == (1, 3, 3)
+        assert pred.keypoints.shape == (1, 3, 21, 2)
+        assert pred.keypoint_scores.shape == (1, 3, 21)
+        assert isinstance(pred.joints_cam, np.ndarray)
+        sign = np.array([-1., 1., 1.]) if i == 1 else np.ones(3)
+        np.testing.assert_allclose(
+            pred.joints_cam[0], raw['joints_cam'][i].numpy() * sign,
+            atol=1e-6)
+        np.testing.assert_allclose(
+            pred.vertices[0], raw['vertices'][i].numpy() * sign, atol=1e-6)
+        np.testing.assert_allclose(
+            pred.mano_pose[0], raw['mano_pose'][i].numpy(), atol=1e-6)
+        meta = sample.metainfo
+        expected = crop_to_image_points(
+            raw['joints_2d'][i].numpy(), meta['input_center'],
+            meta['input_scale'], meta['input_size'], 0., meta['flip'])
+        np.testing.assert_allclose(pred.keypoints[0], expected, atol=1e-3)
+    # a left hand's keypoints are mirrored about the crop centre
+    centre_x = results[1].metainfo['input_center'][0]
+    scale_x = results[1].metainfo['input_scale'][0]
+    u = raw['joints_2d'][1, ..., 0].numpy()
+    np.testing.assert_allclose(
+        results[1].pred_instances.keypoints[0, ..., 0],
+        centre_x + (0.5 - u) * scale_x,
+        atol=1e-3)
+
+
+def test_a_few_iterations_lower_the_loss():
+    register_all_modules()
+    torch.manual_seed(0)
+    net = MODELS.build(copy.deepcopy(TINY_MODEL))
+    net.init_weights()
+    net.train()
+    optim = build_optim_wrapper(
+        net, dict(optimizer=dict(type='Adam', lr=1e-3)))
+    packed = get_packed_inputs(batch_size=4, input_size=(INPUT, INPUT))
+    losses = []
+    for _ in range(8):
+        log = net.train_step(packed, optim)
+        losses.append(float(log['loss']))
+    assert losses[-1] < 0.8 * losses[0], losses
+
+
+def test_paper_config_parameter_count():
+    register_all_modules()
+    cfg = Config.fromfile(PAPER_CONFIG)
+    model_cfg = copy.deepcopy(cfg.model)
+    assert model_cfg.backbone.init_cfg.checkpoint == 'torchvision://resnet50'
+    model_cfg.backbone.init_cfg = None
+    net = MODELS.build(model_cfg)
+    count = sum(p.numel() for p in net.parameters() if p.requires_grad)
+    assert abs(count - 158_509_183) / 158_509_183 < 0.01, count
+    assert cfg.train_dataloader.batch_size == 24
+    assert cfg.train_cfg.max_epochs == 13
