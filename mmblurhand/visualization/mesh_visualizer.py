@@ -25,13 +25,14 @@ from mmblurhand.registry import MODELS, VISUALIZERS
 ArrayLike = Union[np.ndarray, Sequence[float]]
 Color = Tuple[float, float, float]
 
-#: RGB albedo in [0, 1] of the first and last time step of a predicted
-#: sequence (blue for the past, orange for the future); steps in between
-#: are interpolated, so the middle step is a light neutral.
-PAST_COLOR = (0.35, 0.55, 0.95)
-FUTURE_COLOR = (0.98, 0.55, 0.25)
+#: RGB albedo in [0, 1] of the first, middle and last time step of a
+#: predicted sequence (blue past, gold middle, red future); other steps are
+#: interpolated.
+PAST_COLOR = (0.30, 0.55, 0.95)
+MIDDLE_COLOR = (0.95, 0.80, 0.35)
+FUTURE_COLOR = (0.95, 0.40, 0.30)
 #: RGB albedo of ground-truth meshes.
-GT_COLOR = (0.62, 0.85, 0.45)
+GT_COLOR = (0.45, 0.85, 0.45)
 
 
 def time_step_names(num_steps: int) -> List[str]:
@@ -55,24 +56,26 @@ def time_step_names(num_steps: int) -> List[str]:
 
 
 def time_step_colors(num_steps: int,
-                     first: Color = PAST_COLOR,
-                     last: Color = FUTURE_COLOR) -> np.ndarray:
-    """Per-step mesh colours from ``first`` to ``last``.
+                     colors: Sequence[Color] = (PAST_COLOR, MIDDLE_COLOR,
+                                                FUTURE_COLOR)) -> np.ndarray:
+    """Per-step mesh colours, piecewise-linear through ``colors``.
 
     Args:
         num_steps (int): ``T``.
-        first (Color): RGB in [0, 1] of step 0.
-        last (Color): RGB in [0, 1] of step ``T - 1``.
+        colors (Sequence[Color]): Key colours (RGB in [0, 1]) spread evenly
+            from step 0 to step ``T - 1``. Defaults to past, middle and
+            future colours.
 
     Returns:
-        np.ndarray: ``(T, 3)`` RGB in [0, 1]; the middle of an odd ``T`` is
-        the mean of the two (lightened), so it reads as "now".
+        np.ndarray: ``(T, 3)`` RGB in [0, 1].
     """
-    frac = np.linspace(0.0, 1.0, num_steps)[:, None]
-    colors = (1 - frac) * np.asarray(first) + frac * np.asarray(last)
-    # Lighten towards white in the middle of the sequence.
-    light = 1.0 - np.abs(2 * frac - 1.0)
-    return np.clip(colors + 0.3 * light * (1.0 - colors), 0.0, 1.0)
+    keys = np.asarray(colors, dtype=np.float64).reshape(-1, 3)
+    if num_steps == 1:
+        return keys[len(keys) // 2][None]
+    where = np.linspace(0.0, len(keys) - 1.0, num_steps)
+    return np.stack([
+        np.interp(where, np.arange(len(keys)), keys[:, c]) for c in range(3)
+    ], axis=-1)
 
 
 def fit_weak_perspective(points_3d: np.ndarray,
@@ -226,8 +229,10 @@ class MeshVisualizer(Visualizer):
             stays visible. Defaults to 0.85.
         side_view_angle (float): Rotation (degrees) of the side view about
             the image's vertical axis. Defaults to 90.
-        pred_colors (tuple): RGB in [0, 1] of the first and last predicted
-            step. Defaults to (:data:`PAST_COLOR`, :data:`FUTURE_COLOR`).
+        pred_colors (Sequence[Color]): Key RGB colours in [0, 1] of a
+            predicted sequence, spread from the first to the last step.
+            Defaults to (:data:`PAST_COLOR`, :data:`MIDDLE_COLOR`,
+            :data:`FUTURE_COLOR`).
         gt_color (Color): RGB in [0, 1] of ground-truth meshes. Defaults to
             :data:`GT_COLOR`.
         top_n (int): Hypotheses shown in the gallery (at most the model's
@@ -249,8 +254,8 @@ class MeshVisualizer(Visualizer):
                  region_padding: float = 1.1,
                  mesh_alpha: float = 0.85,
                  side_view_angle: float = 90.0,
-                 pred_colors: Tuple[Color, Color] = (PAST_COLOR,
-                                                     FUTURE_COLOR),
+                 pred_colors: Sequence[Color] = (PAST_COLOR, MIDDLE_COLOR,
+                                                 FUTURE_COLOR),
                  gt_color: Color = GT_COLOR,
                  top_n: int = 3,
                  camera_depth: float = 10.0) -> None:
@@ -600,11 +605,14 @@ class MeshVisualizer(Visualizer):
         num_steps = vertices.shape[0]
         scale, center = self._camera(joints, keypoints, None, vertices,
                                      region)
-        colors = time_step_colors(num_steps, *self.pred_colors)
+        colors = time_step_colors(num_steps, self.pred_colors)
         names = time_step_names(num_steps)
         strip = self.draw_sequence(image, vertices, scale, center, region,
                                    colors, [f'pred {n}' for n in names])
-        side = self.draw_side_view(vertices, colors, 'pred side')
+        mid = num_steps // 2
+        side = self.draw_side_view(vertices[mid:mid + 1],
+                                   colors[mid:mid + 1],
+                                   f'pred side ({names[mid]})')
         return np.concatenate([strip, side], axis=1)
 
     def draw_ground_truth(self, image: np.ndarray,
@@ -652,7 +660,9 @@ class MeshVisualizer(Visualizer):
         names = time_step_names(num_steps)
         strip = self.draw_sequence(image, mesh, scale, center, region,
                                    colors, [f'{caption} {n}' for n in names])
-        side = self.draw_side_view(mesh, colors, 'GT side')
+        mid = num_steps // 2
+        side = self.draw_side_view(mesh[mid:mid + 1], colors[mid:mid + 1],
+                                   f'GT side ({names[mid]})')
         return np.concatenate([strip, side], axis=1)
 
     def draw_hypotheses(self,
@@ -708,7 +718,7 @@ class MeshVisualizer(Visualizer):
             scale, center = self._camera(
                 _to_numpy(pred_instances.joints_cam)[0], keypoints, None,
                 _to_numpy(pred_instances.vertices)[0], region)
-        colors = time_step_colors(num_steps, *self.pred_colors)
+        colors = time_step_colors(num_steps, self.pred_colors)
         names = time_step_names(num_steps)
         labels = []
         for rank, k in enumerate(order):
@@ -745,7 +755,7 @@ class MeshVisualizer(Visualizer):
             region = self._sample_region(sample, image, keypoints)
             scale, center = self._camera(joints, keypoints, None, vertices,
                                          region)
-            color = time_step_colors(num_steps, *self.pred_colors)[t]
+            color = time_step_colors(num_steps, self.pred_colors)[t]
             out = self._render_over(out, vertices[t:t + 1], scale[t:t + 1],
                                     center[t:t + 1], color[None])[0]
         return out
@@ -896,5 +906,6 @@ def write_rgb(path: str, image: np.ndarray) -> None:
 __all__ = [
     'MeshVisualizer', 'fit_weak_perspective', 'box_camera',
     'find_mesh_faces', 'select_top_hypotheses', 'stack_rows', 'write_rgb',
-    'time_step_names', 'time_step_colors'
+    'time_step_names', 'time_step_colors', 'PAST_COLOR', 'MIDDLE_COLOR',
+    'FUTURE_COLOR', 'GT_COLOR'
 ]

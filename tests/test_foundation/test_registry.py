@@ -13,9 +13,12 @@ register_all_modules()
 
 
 def _nodes(module):
+    # only the module's own nodes (mmpose also imports mmengine's roots)
     return {
         name: obj
-        for name, obj in vars(module).items() if isinstance(obj, Registry)
+        for name, obj in vars(module).items()
+        if isinstance(obj, Registry) and not name.startswith('MMENGINE_')
+        and not name.startswith('MMPOSE_')
     }
 
 

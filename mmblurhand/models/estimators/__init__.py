@@ -1,4 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from .blurhandnet import BlurHandNet
+from .mh_blurhandnet import MHBlurHandNet
+from .mh_selector import MHSelector
 
-__all__ = ['BlurHandNet']
+__all__ = ['BlurHandNet', 'MHBlurHandNet', 'MHSelector']
