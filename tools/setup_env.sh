@@ -53,19 +53,22 @@ pip_q() {
     # pip prints one harmless warning per missing local index; hide them.
     local out rc=0
     out=$("${PIP[@]}" "$@" 2>&1) || rc=$?
+    # mmpose declares chumpy/torchvision/xtcocotools, which we leave out or
+    # build ourselves, so pip's resolver report about them is expected.
     printf '%s\n' "$out" | grep -vE "^WARNING: Location '.*' is ignored" \
+        | grep -vE "^ERROR: pip's dependency resolver|^mmpose [0-9.]+ requires (chumpy|torchvision|xtcocotools)" \
         | grep -vE '^\s*$' || true
     return "$rc"
 }
 
 # --------------------------------------------------------------- torch --
 if "$PY" -c "import torch" >/dev/null 2>&1; then
-    log "keeping installed torch $("$PY" -c 'import torch; print(torch.__version__)')"
+    log "keeping installed torch $("$PY" -c 'import torch; print(torch.__version__)' 2>/dev/null)"
 else
     log "installing torch==$TORCH_VERSION (CPU wheel from the local disk where present)"
     pip_q install -q "torch==$TORCH_VERSION" || die "torch install failed"
 fi
-TORCH_VER=$("$PY" -c "import torch; print(torch.__version__)")
+TORCH_VER=$("$PY" -c "import torch; print(torch.__version__)" 2>/dev/null)
 PY_TAG=$("$PY" -c "import sys; print(f'cp{sys.version_info[0]}{sys.version_info[1]}')")
 ARCH=$(uname -m)
 

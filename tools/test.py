@@ -99,6 +99,8 @@ def main():
 
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
+    from mmblurhand.engine.distributed import init_cpu_distributed
+    init_cpu_distributed(cfg)
 
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)

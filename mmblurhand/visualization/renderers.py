@@ -8,8 +8,8 @@ projected elsewhere in mmblurhand, so renders and projected joints align.
 
 Backends:
 
-- ``'moderngl'``: moderngl with a headless EGL context (fastest: about
-  1.5 ms per 256x256 frame on llvmpipe), 4x MSAA.
+- ``'moderngl'``: moderngl with a headless EGL context (fastest: a few ms
+  per 256x256 frame on llvmpipe), 2x2 supersampled.
 - ``'pyrender'``: pyrender with ``PYOPENGL_PLATFORM=egl`` (set here, only
   when this backend is first used, never at import time).
 - ``'opencv'``: a painter's algorithm with ``cv2.fillConvexPoly`` (faces
@@ -125,7 +125,14 @@ def _clip_planes(vertices: np.ndarray) -> Tuple[float, float]:
 
 
 class _ModernGLBackend:
-    """moderngl + EGL: MSAA render into float buffers, then resolve."""
+    """moderngl + EGL, anti-aliased by supersampling.
+
+    Mesa's software rasteriser (llvmpipe) is several times slower with MSAA
+    than without, so each frame is rendered at ``supersample`` times the
+    resolution into an 8-bit RGBA buffer (and a float depth buffer when
+    depth is wanted) and box-filtered down: uncovered pixels are cleared to
+    zero, so the filtered colour is premultiplied by the coverage.
+    """
 
     name = 'moderngl'
     _VERTEX_SHADER = '''
@@ -164,48 +171,41 @@ class _ModernGLBackend:
             float spec = pow(max(dot(refl, view), 0.0), 24.0);
             vec3 rgb = v_color * (ambient + diffuse * lambert)
                        + specular * spec;
-            out_color = vec4(rgb, 1.0);
+            out_color = vec4(clamp(rgb, 0.0, 1.0), 1.0);
             out_depth = v_pos.z;
         }
     '''
 
-    def __init__(self, samples: int = 4) -> None:
+    def __init__(self, supersample: int = 2) -> None:
         import moderngl
         self.ctx = moderngl.create_standalone_context(backend='egl')
-        self.samples = min(samples, self.ctx.max_samples)
+        self.supersample = max(int(supersample), 1)
         self.prog = self.ctx.program(
             vertex_shader=self._VERTEX_SHADER,
             fragment_shader=self._FRAGMENT_SHADER)
-        self._size = None
-        self._fbos = None
+        self._fbo_key = None
+        self._fbo = None
         self._mesh_key = None
         self._vao = None
         self._buffers = None
 
-    def _framebuffers(self, size: Tuple[int, int]):
-        if self._size != size:
-            if self._fbos is not None:
-                for fbo in self._fbos:
-                    for att in fbo.color_attachments:
-                        att.release()
-                    if fbo.depth_attachment is not None:
-                        fbo.depth_attachment.release()
-                    fbo.release()
+    def _framebuffer(self, size: Tuple[int, int], with_depth: bool):
+        key = (size, with_depth)
+        if self._fbo_key != key:
+            if self._fbo is not None:
+                for att in self._fbo.color_attachments:
+                    att.release()
+                self._fbo.depth_attachment.release()
+                self._fbo.release()
             ctx = self.ctx
-
-            def make(samples, depth):
-                return ctx.framebuffer(
-                    color_attachments=[
-                        ctx.renderbuffer(size, 4, samples=samples,
-                                         dtype='f4'),
-                        ctx.renderbuffer(size, 1, samples=samples, dtype='f4')
-                    ],
-                    depth_attachment=ctx.depth_renderbuffer(
-                        size, samples=samples) if depth else None)
-
-            self._fbos = (make(self.samples, True), make(0, False))
-            self._size = size
-        return self._fbos
+            attachments = [ctx.renderbuffer(size, 4, dtype='f1')]
+            if with_depth:
+                attachments.append(ctx.renderbuffer(size, 1, dtype='f4'))
+            self._fbo = ctx.framebuffer(
+                color_attachments=attachments,
+                depth_attachment=ctx.depth_renderbuffer(size))
+            self._fbo_key = key
+        return self._fbo
 
     def _mesh(self, num_verts: int, faces: np.ndarray):
         key = (num_verts, faces.shape[0], hash(faces.tobytes()))
@@ -230,8 +230,12 @@ class _ModernGLBackend:
 
     @staticmethod
     def _projection(focal, princpt, size, near, far) -> np.ndarray:
-        """OpenCV intrinsics -> OpenGL clip matrix (camera frame is
-        OpenCV's; rows flip y so the image is read top-down)."""
+        """OpenCV intrinsics -> OpenGL clip matrix.
+
+        NDC ``y`` grows with the image row here, and ``glReadPixels``
+        returns the bottom NDC row first, so the read buffer is the image
+        top-down with no flip.
+        """
         fx, fy = focal
         cx, cy = princpt
         w, h = size
@@ -246,14 +250,19 @@ class _ModernGLBackend:
         return proj
 
     def render(self, vertices, normals, faces, colors, focal, princpt,
-               size, light) -> RenderOutput:
+               size, light, with_depth=True,
+               premultiplied=False) -> RenderOutput:
+        import cv2
         w, h = size
-        ms_fbo, resolve_fbo = self._framebuffers(size)
+        ss = self.supersample
+        big = (w * ss, h * ss)
+        fbo = self._framebuffer(big, with_depth)
         vao, (pos, nrm, col, _) = self._mesh(vertices.shape[-2], faces)
         near, far = _clip_planes(vertices)
-        # Render with y pointing up in NDC and read rows bottom-up: that is
-        # the same as the top-down image, so no flip is needed.
-        proj = self._projection(focal, princpt, size, near, far)
+        # Pixel centres of the big image: u_big = (u + 0.5) * ss - 0.5.
+        proj = self._projection(
+            np.asarray(focal) * ss, (np.asarray(princpt) + 0.5) * ss - 0.5,
+            big, near, far)
         self.prog['proj'].write(proj.T.astype('f4').tobytes())
         self.prog['light_dir'].value = tuple(light['direction'])
         self.prog['ambient'].value = light['ambient']
@@ -261,32 +270,39 @@ class _ModernGLBackend:
         self.prog['specular'].value = light['specular']
         col.write(colors.astype('f4').tobytes())
         num = vertices.shape[0]
-        rgb = np.empty((num, h, w, 3), np.float32)
-        alpha = np.empty((num, h, w), np.float32)
-        depth = np.empty((num, h, w), np.float32)
+        rgba = np.empty((num, h, w, 4), np.uint8)
+        depth = np.zeros((num, h, w), np.float32) if with_depth else None
+        raw = np.empty((big[1], big[0], 4), np.uint8)
+        raw_depth = np.empty((big[1], big[0]), np.float32)
         ctx = self.ctx
         ctx.enable(ctx.DEPTH_TEST)
         ctx.disable(ctx.CULL_FACE)
         for i in range(num):
-            pos.write(vertices[i].astype('f4').tobytes())
-            nrm.write(normals[i].astype('f4').tobytes())
-            ms_fbo.use()
-            ms_fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+            pos.write(np.ascontiguousarray(vertices[i], 'f4').tobytes())
+            nrm.write(np.ascontiguousarray(normals[i], 'f4').tobytes())
+            fbo.use()
+            fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
             vao.render()
-            ctx.copy_framebuffer(resolve_fbo, ms_fbo)
-            color = np.frombuffer(
-                resolve_fbo.read(components=4, dtype='f4', attachment=0),
-                np.float32).reshape(h, w, 4)
-            zsum = np.frombuffer(
-                resolve_fbo.read(components=1, dtype='f4', attachment=1),
-                np.float32).reshape(h, w)
-            cov = np.clip(color[..., 3], 0.0, 1.0)
-            safe = np.where(cov > 1e-6, cov, 1.0)
-            rgb[i] = np.where(cov[..., None] > 1e-6,
-                              color[..., :3] / safe[..., None], 0.0)
-            alpha[i] = cov
-            depth[i] = np.where(cov > 1e-6, zsum / safe, 0.0)
-        np.clip(rgb, 0.0, 1.0, out=rgb)
+            fbo.read_into(raw, components=4, dtype='f1', attachment=0)
+            rgba[i] = raw if ss == 1 else cv2.resize(
+                raw, size, interpolation=cv2.INTER_AREA)
+            if with_depth:
+                fbo.read_into(raw_depth, components=1, dtype='f4',
+                              attachment=1)
+                depth[i] = raw_depth if ss == 1 else cv2.resize(
+                    raw_depth, size, interpolation=cv2.INTER_AREA)
+        # Uncovered pixels hold zeros, so colour / coverage is the straight
+        # colour there too.
+        coverage = np.maximum(rgba[..., 3:], 1).astype(np.float32)
+        rgb = rgba[..., :3].astype(np.float32)
+        if premultiplied:
+            rgb *= np.float32(1 / 255)
+        else:
+            rgb /= coverage
+            np.minimum(rgb, 1.0, out=rgb)
+        alpha = rgba[..., 3].astype(np.float32) * np.float32(1 / 255)
+        if with_depth:
+            depth /= coverage[..., 0] * np.float32(1 / 255)
         return rgb, alpha, depth
 
 
@@ -302,7 +318,8 @@ class _PyrenderBackend:
         self.renderer = pyrender.OffscreenRenderer(64, 64)
 
     def render(self, vertices, normals, faces, colors, focal, princpt,
-               size, light) -> RenderOutput:
+               size, light, with_depth=True,
+               premultiplied=False) -> RenderOutput:
         import trimesh
         pyrender = self.pyrender
         w, h = size
@@ -358,7 +375,9 @@ class _PyrenderBackend:
             alpha[i] = cov
             depth[i] = zbuf
         np.clip(rgb, 0.0, 1.0, out=rgb)
-        return rgb, alpha, depth
+        if premultiplied:
+            rgb *= alpha[..., None]
+        return rgb, alpha, depth if with_depth else None
 
 
 class _OpenCVBackend:
@@ -372,7 +391,8 @@ class _OpenCVBackend:
         self.supersample = max(int(supersample), 1)
 
     def render(self, vertices, normals, faces, colors, focal, princpt,
-               size, light) -> RenderOutput:
+               size, light, with_depth=True,
+               premultiplied=False) -> RenderOutput:
         cv2 = self.cv2
         w, h = size
         ss = self.supersample
@@ -427,7 +447,9 @@ class _OpenCVBackend:
             alpha[i] = cov
             depth[i] = np.where(cov > 1e-6, canvas[..., 3], 0.0)
         np.clip(rgb, 0.0, 1.0, out=rgb)
-        return rgb, alpha, depth
+        if premultiplied:
+            rgb *= alpha[..., None]
+        return rgb, alpha, depth if with_depth else None
 
 
 _BACKEND_CLASSES = {
@@ -505,7 +527,9 @@ def render_mesh_sequence(vertices: np.ndarray,
                          ambient: float = 0.35,
                          diffuse: float = 0.75,
                          specular: float = 0.08,
-                         backend: str = 'auto') -> RenderOutput:
+                         backend: str = 'auto',
+                         return_depth: bool = True,
+                         premultiplied: bool = False) -> RenderOutput:
     """Render N poses of one mesh (e.g. the sub-frames of a blur).
 
     Args:
@@ -522,11 +546,17 @@ def render_mesh_sequence(vertices: np.ndarray,
         specular (float): Specular term (GL backends). Defaults to 0.08.
         backend (str): See :func:`get_render_backend`. Defaults to
             ``'auto'``.
+        return_depth (bool): Compute the depth maps (skip for speed).
+            Defaults to ``True``.
+        premultiplied (bool): Return colour multiplied by coverage
+            (``alpha * rgb``), ready to be added to ``(1 - alpha) * bg``.
+            Defaults to ``False``.
 
     Returns:
         tuple: ``rgb`` (N, H, W, 3) float32 in [0, 1], straight colour
-        (0 where uncovered); ``alpha`` (N, H, W) coverage in [0, 1];
-        ``depth`` (N, H, W) camera ``z`` in metres (0 where uncovered).
+        (0 where uncovered) unless ``premultiplied``; ``alpha`` (N, H, W) coverage in [0, 1];
+        ``depth`` (N, H, W) camera ``z`` in metres (0 where uncovered), or
+        ``None`` when ``return_depth`` is ``False``.
     """
     vertices = np.asarray(vertices, dtype=np.float32)
     if vertices.ndim != 3 or vertices.shape[-1] != 3:
@@ -550,7 +580,8 @@ def render_mesh_sequence(vertices: np.ndarray,
     return renderer.render(vertices, normals, faces, colors,
                            np.asarray(focal, np.float64).reshape(2),
                            np.asarray(princpt, np.float64).reshape(2), size,
-                           light)
+                           light, with_depth=return_depth,
+                           premultiplied=premultiplied)
 
 
 def render_mesh(vertices: np.ndarray,

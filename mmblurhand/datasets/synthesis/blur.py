@@ -5,36 +5,42 @@ from typing import Tuple
 import numpy as np
 
 
-def composite_frames(rgb: np.ndarray, alpha: np.ndarray,
-                     background: np.ndarray) -> np.ndarray:
-    """Composite rendered sub-frames over a static background.
+def composite_frame(premultiplied: np.ndarray, alpha: np.ndarray,
+                    background: np.ndarray) -> np.ndarray:
+    """Composite one render over a background.
 
     Args:
-        rgb (np.ndarray): (N, H, W, 3) straight colour in [0, 1].
-        alpha (np.ndarray): (N, H, W) coverage in [0, 1].
+        premultiplied (np.ndarray): (H, W, 3) colour times coverage, [0, 1].
+        alpha (np.ndarray): (H, W) coverage in [0, 1].
         background (np.ndarray): (H, W, 3) colour in [0, 1].
 
     Returns:
-        np.ndarray: (N, H, W, 3) float32 sharp sub-frames.
+        np.ndarray: (H, W, 3) float32 image.
     """
-    a = alpha[..., None].astype(np.float32)
-    return rgb * a + background[None].astype(np.float32) * (1.0 - a)
+    return premultiplied + background * (1.0 - alpha[..., None])
 
 
-def average_blur(frames: np.ndarray) -> np.ndarray:
-    """Average sharp sub-frames into one blurry frame.
+def average_blur(premultiplied: np.ndarray, alpha: np.ndarray,
+                 background: np.ndarray) -> np.ndarray:
+    """Average sharp sub-frames over a static background into a blur.
 
     This is how BlurHand (and GoPro-style deblurring sets) approximate a long
-    exposure: the sensor integrates light over the exposure, which is the
-    mean of densely sampled sharp frames.
+    exposure: the sensor integrates light over the exposure, i.e. the mean
+    of densely sampled sharp frames
+    ``mean_i(P_i + (1 - a_i) B) = mean_i(P_i) + (1 - mean_i(a_i)) B`` with
+    ``P_i`` the premultiplied renders and ``B`` the background.
 
     Args:
-        frames (np.ndarray): (N, H, W, C) sharp frames.
+        premultiplied (np.ndarray): (N, H, W, 3) colour times coverage.
+        alpha (np.ndarray): (N, H, W) coverage.
+        background (np.ndarray): (H, W, 3) colour in [0, 1].
 
     Returns:
-        np.ndarray: (H, W, C) float32 blurry frame.
+        np.ndarray: (H, W, 3) float32 blurry image.
     """
-    return frames.astype(np.float32).mean(axis=0)
+    return composite_frame(
+        premultiplied.mean(axis=0, dtype=np.float32),
+        alpha.mean(axis=0, dtype=np.float32), background)
 
 
 def blur_rate(alpha: np.ndarray, threshold: float = 0.5) -> float:

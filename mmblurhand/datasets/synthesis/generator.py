@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from .backgrounds import random_background
-from .blur import (average_blur, blur_rate, composite_frames, quantise,
+from .blur import (average_blur, blur_rate, composite_frame, quantise,
                    silhouette_bbox)
 from .layout import build_annotations, sample_names, write_annotations
 from .motion import (HandArticulation, random_rotation, sample_hand_motion,
@@ -55,7 +55,9 @@ class SynthesisConfig:
     Attributes:
         image_size (int): Square image side, pixels. Defaults to 256.
         save_sharp (bool): Also write the sharp middle frame under
-            ``sharp_images/``. Defaults to ``False``.
+            ``sharp_images/`` and its hand coverage (0-255) under
+            ``sharp_masks/``, at the blurry image's relative path. Defaults
+            to ``False``.
         mano_path (str, optional): MANO model folder/file; ``None`` uses the
             procedural hand.
         backend (str): Render backend (see
@@ -126,6 +128,24 @@ def hand_model(mano_path: Optional[str], side: str) -> tuple:
                 torch.zeros(1, layer.num_betas)).vertices[0].double().numpy()
         _HAND_MODELS[key] = (layer, HandArticulation.from_layer(layer), rest)
     return _HAND_MODELS[key]
+
+
+def hand_model_digest(mano_path: Optional[str]) -> str:
+    """A short hash of the hand model's arrays (both sides).
+
+    Stored with a generated dataset so that a changed hand model (e.g. a new
+    procedural hand, or another MANO file) triggers regeneration: the
+    annotations are only consistent with the model that rendered them.
+    """
+    import hashlib
+    digest = hashlib.sha1()
+    for side in ('right', 'left'):
+        layer = hand_model(mano_path, side)[0]
+        for name, buf in sorted(layer.named_buffers()):
+            digest.update(name.encode())
+            digest.update(buf.detach().cpu().numpy().tobytes())
+        digest.update(np.asarray(layer.faces).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _pose_hand(layer, motion: dict, betas: np.ndarray):
@@ -231,7 +251,7 @@ def synthesize_sample(split: str, index: int, seed: int,
     merged_verts, merged_faces, merged_colours = concatenate_meshes(
         [h['vertices'] @ camera['rot'].T + camera['trans'] for h in hands],
         faces, colours)
-    rgb, alpha, _ = render_mesh_sequence(
+    premultiplied, alpha, _ = render_mesh_sequence(
         merged_verts,
         merged_faces,
         camera['focal'],
@@ -242,12 +262,16 @@ def synthesize_sample(split: str, index: int, seed: int,
         ambient=lighting['ambient'],
         diffuse=lighting['diffuse'],
         specular=lighting['specular'],
-        backend=cfg.backend)
+        backend=cfg.backend,
+        return_depth=False,
+        premultiplied=True)
     background = random_background(rng, size)
-    frames = composite_frames(rgb, alpha, background)
     noise_std = rng.uniform(0.002, 0.01)
-    blurry = quantise(average_blur(frames), rng, noise_std)
-    sharp = quantise(frames[middle_sub], rng, noise_std)
+    blurry = quantise(
+        average_blur(premultiplied, alpha, background), rng, noise_std)
+    sharp = quantise(
+        composite_frame(premultiplied[middle_sub], alpha[middle_sub],
+                        background), rng, noise_std)
     rate = blur_rate(alpha)
 
     names = sample_names(index, hand_type, cfg.num_keyframes,
@@ -260,6 +284,10 @@ def synthesize_sample(split: str, index: int, seed: int,
         _write_png(
             osp.join(out_dir, 'sharp_images', split,
                      names['file_names'][middle]), sharp)
+        mask = (alpha[middle_sub] * 255.0 + 0.5).astype(np.uint8)
+        _write_png(
+            osp.join(out_dir, 'sharp_masks', split,
+                     names['file_names'][middle]), mask)
 
     # Ground truth of every key frame, InterHand order (right hand first).
     num_joints = len(INTERHAND21_JOINT_NAMES)
@@ -312,14 +340,18 @@ def _round(array: np.ndarray, decimals: int) -> list:
     return np.round(np.asarray(array, dtype=np.float64), decimals).tolist()
 
 
-def _write_png(path: str, rgb: np.ndarray) -> None:
+def _write_png(path: str, image: np.ndarray) -> None:
+    """Write an RGB (H, W, 3) or grey (H, W) uint8 image as PNG."""
     os.makedirs(osp.dirname(path), exist_ok=True)
-    if not cv2.imwrite(path, rgb[..., ::-1]):
+    if not cv2.imwrite(path, image[..., ::-1] if image.ndim == 3 else image):
         raise IOError(f'Could not write image "{path}"; check that the '
                       'output folder is writable and the disk not full.')
 
 
 def _worker_init() -> None:
+    # One thread per worker process: workers already fill the cores, and
+    # llvmpipe / torch / OpenCV threads would only contend with each other.
+    os.environ.setdefault('LP_NUM_THREADS', '0')
     import torch
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
@@ -346,6 +378,7 @@ def expected_meta(num_train: int, num_test: int, seed: int,
     """The options that identify a generated dataset."""
     return dict(
         version=SYNTHESIS_VERSION,
+        hand_model=hand_model_digest(cfg.mano_path),
         num_train=int(num_train),
         num_test=int(num_test),
         seed=int(seed),
@@ -440,7 +473,8 @@ def synthesize_blurhand(out_dir: str,
                 f'other options ({", ".join(changed)} differ). Pass '
                 '--overwrite to replace it, or choose another --out.')
     # Start clean: remove what an earlier (other or interrupted) run wrote.
-    for sub in ('blur_images', 'sharp_images', 'annotations', META_FILE):
+    for sub in ('blur_images', 'sharp_images', 'sharp_masks', 'annotations',
+                META_FILE):
         path = osp.join(out_dir, sub)
         if osp.isdir(path):
             shutil.rmtree(path)

@@ -286,7 +286,7 @@ def sample_hand_motion(rng: np.random.Generator,
 
 
 def sample_speeds(rng: np.random.Generator,
-                  max_speeds: Sequence[float] = (6.0, 8.0, 1.2)
+                  max_speeds: Sequence[float] = (5.0, 6.0, 0.8)
                   ) -> Dict[str, float]:
     """Per-sample speed scales, from nearly still to fast.
 
@@ -298,7 +298,8 @@ def sample_speeds(rng: np.random.Generator,
         rng (np.random.Generator): Random generator.
         max_speeds (Sequence[float]): Top speeds of articulation (curl/s),
             rotation (rad/s) and translation (m/s). Defaults to
-            ``(6, 8, 1.2)``.
+            ``(5, 6, 0.8)``, which gives a median blur rate of about 0.3 and
+            a tail above 1.
 
     Returns:
         dict: ``articulation``, ``rotation``, ``translation`` speeds.

@@ -39,7 +39,7 @@ class MHSelector(BlurHandNet):
     - ``backbone`` and ``neck`` (a 2D ``Unfolder``): the selector's own, with
       the generator's architecture, initialised from the generator's
       trained weights when ``init_from_generator`` and then fine-tuned.
-    - ``scorer``: a :class:`HypothesisScoreDecoder`; tokens made of each
+    - ``head``: a :class:`HypothesisScoreDecoder`; tokens made of each
       hypothesis' MANO poses and the selector's joint features
       cross-attend to the backbone's last feature map of the same image and
       give two logits per hypothesis. The score is
@@ -65,7 +65,7 @@ class MHSelector(BlurHandNet):
             generator's).
         neck (dict): The selector's 2D ``Unfolder`` config (same as the
             generator's).
-        scorer (dict): :class:`HypothesisScoreDecoder` config.
+        head (dict): :class:`HypothesisScoreDecoder` config (the scorer).
         generator_checkpoint (str, optional): Checkpoint of the trained
             generator (a Runner checkpoint of the generator config). Loaded
             in :meth:`init_weights`, i.e. before training; at test time the
@@ -89,7 +89,7 @@ class MHSelector(BlurHandNet):
                  generator: ConfigType,
                  backbone: ConfigType,
                  neck: ConfigType,
-                 scorer: ConfigType,
+                 head: ConfigType,
                  generator_checkpoint: Optional[str] = None,
                  init_from_generator: bool = True,
                  loss_rank: ConfigType = dict(
@@ -104,7 +104,7 @@ class MHSelector(BlurHandNet):
         super().__init__(
             backbone=backbone,
             neck=neck,
-            head=None,
+            head=head,
             train_cfg=train_cfg,
             test_cfg=test_cfg,
             data_preprocessor=data_preprocessor,
@@ -124,7 +124,6 @@ class MHSelector(BlurHandNet):
         self.generator.eval()
         self.generator_checkpoint = generator_checkpoint
         self.init_from_generator = init_from_generator
-        self.scorer = MODELS.build(scorer)
         self.loss_rank = MODELS.build(loss_rank)
         self.loss_joint_img = MODELS.build(loss_joint_img)
 
@@ -176,7 +175,7 @@ class MHSelector(BlurHandNet):
 
         Returns:
             tuple: The backbone's last feature map ``(B, C_c, h, w)`` (the
-            scorer's context) and the Unfolder's outputs.
+            head's context) and the Unfolder's outputs.
         """
         backbone_feats = self.backbone(inputs)
         return backbone_feats[-1], self.neck(backbone_feats)
@@ -211,8 +210,8 @@ class MHSelector(BlurHandNet):
             tuple: Logits ``(B, K, 2)`` and the selector's Unfolder outputs.
         """
         context, feats = self.extract_feat(inputs)
-        logits = self.scorer(hypotheses['mano_pose'], feats.joint_feats,
-                             context)
+        logits = self.head(hypotheses['mano_pose'], feats.joint_feats,
+                           context)
         return logits, feats
 
     def _forward(self, inputs: Tensor, data_samples=None) -> Tensor:

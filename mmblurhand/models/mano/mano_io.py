@@ -20,6 +20,7 @@ import os.path as osp
 import pickle
 import tempfile
 import warnings
+import zipfile
 from typing import Dict, Optional
 
 import numpy as np
@@ -136,7 +137,8 @@ def read_mano_file(path: str) -> Dict[str, object]:
                 f'{path!r}: unsupported extension {ext!r}; expected a MANO '
                 '.pkl or an .npz written by tools/misc/convert_mano.py.')
     except (pickle.UnpicklingError, EOFError, ValueError, OSError,
-            AttributeError, ImportError, UnicodeDecodeError) as err:
+            AttributeError, ImportError, UnicodeDecodeError, KeyError,
+            zipfile.BadZipFile) as err:
         raise MANOModelError(
             f'{path!r} could not be read as a MANO model ({type(err).__name__}'
             f': {err}). Is it the MANO_RIGHT.pkl / MANO_LEFT.pkl from '
@@ -265,10 +267,12 @@ def load_mano_arrays(model_path: Optional[str] = None,
             LEFT or RIGHT.
         num_betas (int): shape directions needed (checked).
         fix_left_shapedirs (bool): apply the MANO_LEFT ``shapedirs`` fix
-            (:func:`left_shapedirs_need_fix`) to official left ``.pkl``
-            files. The check needs MANO_RIGHT next to MANO_LEFT; a lone left
-            file is used unchanged with a warning. ``.npz`` files from
-            ``convert_mano.py`` are already fixed.
+            (:func:`left_shapedirs_need_fix`) to left-hand files. The check
+            compares with MANO_RIGHT in the same folder and only changes a
+            file whose x shape components equal the right hand's; a lone
+            left file is used unchanged with a warning. Files from
+            ``convert_mano.py`` (already checked) and procedural files are
+            skipped.
 
     Returns:
         dict: ``MANO_KEYS`` -> np.ndarray.
@@ -294,10 +298,11 @@ def load_mano_arrays(model_path: Optional[str] = None,
                 'was requested; pass the folder or the matching file.')
     data = read_mano_file(path)
     arrays = validate_mano_arrays(data, path, num_betas)
-    meta = data.get(META_KEY, {}) if isinstance(data.get(META_KEY),
-                                                dict) else {}
-    if (side == 'left' and fix_left_shapedirs and path.endswith('.pkl')
-            and not meta):
+    meta = data.get(META_KEY)
+    meta = meta if isinstance(meta, dict) else {}
+    already_checked = meta.get('left_shapedirs_checked', False) or \
+        'procedural' in str(meta.get('source', ''))
+    if side == 'left' and fix_left_shapedirs and not already_checked:
         right_path = _sibling_file(path, 'right')
         if right_path is None:
             warnings.warn(
@@ -349,6 +354,12 @@ def save_npz_atomic(path: str, arrays: Dict[str, np.ndarray],
 _PROCEDURAL_MEMO: Dict[str, Dict[str, np.ndarray]] = {}
 
 
+def _build_procedural(side: str) -> Dict[str, np.ndarray]:
+    """Generate the procedural model of ``side`` (no cache)."""
+    from .procedural_hand import procedural_mano_arrays
+    return procedural_mano_arrays(side)
+
+
 def load_procedural_mano(side: str = 'right',
                          cache_dir: Optional[str] = None
                          ) -> Dict[str, np.ndarray]:
@@ -365,8 +376,7 @@ def load_procedural_mano(side: str = 'right',
     Returns:
         dict: ``MANO_KEYS`` -> np.ndarray (copies; safe to modify).
     """
-    from .procedural_hand import (PROCEDURAL_MANO_VERSION,
-                                  procedural_mano_arrays)
+    from .procedural_hand import PROCEDURAL_MANO_VERSION
     if side not in ('right', 'left'):
         raise ValueError(f"side must be 'right' or 'left', got {side!r}")
     cache_dir = cache_dir or procedural_cache_dir()
@@ -381,17 +391,30 @@ def load_procedural_mano(side: str = 'right',
                 if data.get(META_KEY, {}).get(
                         'version') == PROCEDURAL_MANO_VERSION:
                     arrays = validate_mano_arrays(data, path)
-            except (MANOModelError, OSError, ValueError, KeyError):
+            except (MANOModelError, OSError, ValueError, KeyError,
+                    AttributeError, zipfile.BadZipFile):
                 arrays = None  # corrupt or foreign file: rebuild
-        if arrays is None:
-            arrays = procedural_mano_arrays(side)
-            meta = dict(version=PROCEDURAL_MANO_VERSION, side=side,
-                        source='procedural (MANO-format, NOT MANO)')
-            try:
-                save_npz_atomic(path, arrays, meta)
-            except OSError as err:
-                warnings.warn(f'Could not cache the procedural hand in '
-                              f'{cache_dir!r} ({err}); it will be rebuilt '
-                              'next time.')
+        if arrays is None and side == 'left':
+            # The left hand is the mirror image of the (cached) right one.
+            from .procedural_hand import mirror_mano_arrays
+            arrays = mirror_mano_arrays(
+                load_procedural_mano('right', cache_dir))
+            _save_procedural(path, arrays, side, cache_dir)
+        elif arrays is None:
+            arrays = _build_procedural(side)
+            _save_procedural(path, arrays, side, cache_dir)
         _PROCEDURAL_MEMO[key] = arrays
     return {k: v.copy() for k, v in _PROCEDURAL_MEMO[key].items()}
+
+
+def _save_procedural(path, arrays, side, cache_dir):
+    from .procedural_hand import PROCEDURAL_MANO_VERSION
+    meta = dict(version=PROCEDURAL_MANO_VERSION, side=side,
+                source='procedural (MANO-format, NOT MANO)')
+    try:
+        save_npz_atomic(path, arrays, meta)
+    except OSError as err:
+        warnings.warn(f'Could not cache the procedural hand in '
+                      f'{cache_dir!r} ({err}); it will be rebuilt next '
+                      'time.')
+

@@ -85,7 +85,7 @@ class FingerSpec:
     lengths: Tuple[float, float, float]
     radii: Tuple[float, float, float, float]
     twist: Tuple[float, float] = (0.0, 0.0)
-    web: float = 0.25
+    web: float = 0.15
     ring_size: int = 10
     num_rings: int = 8
 
@@ -139,14 +139,25 @@ class HandSkeleton:
         (0.085, -0.043, 0.035, -0.011, 0.012),
     )
     palm_exponent: float = 2.6
-    # Palm ring sizes and u stations. The thumb leaves between the ring at
-    # ``palm_ring_u[thumb_split]`` and the next; the last ring meets the
-    # fingers. ``None`` sizes are solved so that the mesh has
-    # ``num_vertices`` vertices.
-    palm_ring_u: Tuple[float, ...] = (-0.010, 0.004, 0.016, 0.028, 0.040,
-                                      0.050, 0.060, 0.068, 0.075)
-    palm_ring_sizes: Tuple = (16, 24, 28, 32, 34, None, 36, 38, 40)
-    thumb_split: int = 3
+    # Palm rings as (u, size), from the wrist opening (its size is the
+    # number of boundary edges) to below the thumb, and from above the thumb
+    # to below the knuckles. Between them the thumb ring (built under the
+    # thumb and the first upper ring) and last the knuckle ring (built under
+    # the four finger bases). One size is ``None``: it is solved so that the
+    # mesh has exactly ``num_vertices`` vertices.
+    palm_rings_below: Tuple = ((-0.010, 16), (0.004, 26))
+    palm_rings_above: Tuple = ((0.034, 30), (0.045, 37), (0.055, 41),
+                               (0.065, None))
+    # How far the thumb ring lies below the first upper ring (u) and below
+    # the thumb's first tube ring (along the thumb), and the knuckle ring
+    # below the finger joints.
+    thumb_ring_drop: Tuple[float, float] = (0.011, 0.010)
+    knuckle_drop: float = 0.004
+    # Blend radius (m) of each digit into the palm: the first web space
+    # between thumb and index is a broad fold, the others are narrow.
+    web_blend: Dict[str, float] = field(default_factory=lambda: {
+        'thumb': 0.014, 'index': 0.005, 'middle': 0.005, 'ring': 0.005,
+        'pinky': 0.005})
 
 
 def finger_joint_positions(spec: FingerSpec) -> np.ndarray:
@@ -291,26 +302,74 @@ def _digit_radius(spec: FingerSpec, axial: np.ndarray) -> np.ndarray:
     return np.interp(axial, bounds, spec.radii)
 
 
+def _ring_stations(spec: FingerSpec, start: float, end: float):
+    """Axial positions of a digit's rings: ``start``, every joint inside,
+    ``end``, and the remaining rings in the middle of the widest gaps."""
+    joints = np.cumsum(spec.lengths)[:2]
+    stations = [start] + [s for s in joints if start < s < end] + [end]
+    if len(stations) > spec.num_rings:
+        raise ValueError(f'{spec.num_rings} rings cannot hold the joints')
+    while len(stations) < spec.num_rings:
+        gaps = np.diff(stations)
+        k = int(np.argmax(gaps))
+        stations.insert(k + 1, stations[k] + gaps[k] / 2)
+    return np.asarray(stations)
+
+
+def _add_ring_under(mesh: _MeshBuilder, children: Sequence[np.ndarray],
+                    place) -> np.ndarray:
+    """Add the ring that :meth:`_MeshBuilder.junction` joins to
+    ``children`` with one vertex per child-chain vertex, so the junction is
+    a band of quads. ``place(index, point)`` positions the vertex under the
+    child vertex ``index``."""
+    dorsal = np.concatenate([c[:len(c) // 2 + 1] for c in children])
+    palmar = np.concatenate(
+        [np.append(c[len(c) // 2:], c[0]) for c in children[::-1]])
+    above = np.concatenate([dorsal, palmar[1:-1]])
+    points = np.asarray(mesh.points)
+    return mesh.add(
+        np.stack([place(int(i), points[i]) for i in above]), -1, 0.)
+
+
 def _build_topology(skel: HandSkeleton, num_vertices: int):
     """Vertices (initial positions), labels and faces of the hand surface."""
     mesh = _MeshBuilder()
-    sizes = list(skel.palm_ring_sizes)
-    # Solve the free palm ring size for the requested vertex count.
+    digits = {n: s for n, s in skel.fingers.items() if n != 'thumb'}
+    thumb = skel.fingers['thumb']
     digit_count = sum(
         spec.ring_size * (spec.num_rings + 2) + 1
         for spec in skel.fingers.values())
-    free = [i for i, s in enumerate(sizes) if s is None]
-    if len(free) != 1:
+    # Rings built under several tubes have one vertex per tube-ring vertex,
+    # the two lateral vertices of each web counted on both sides.
+    knuckle_size = sum(spec.ring_size + 2 for spec in digits.values()) - 2
+    below_u, below_sizes = map(list, zip(*skel.palm_rings_below))
+    above_u, above_sizes = map(list, zip(*skel.palm_rings_above))
+    sizes = below_sizes + above_sizes
+    if sizes.count(None) != 1:
         raise ValueError('Exactly one palm ring size must be None (solved).')
-    sizes[free[0]] = num_vertices - digit_count - sum(
-        s for s in sizes if s is not None)
-    if sizes[free[0]] < 8:
-        raise ValueError(f'Cannot reach {num_vertices} vertices with the '
-                         f'configured rings (free ring size {sizes[free[0]]})')
+    free = sizes.index(None)
+    first_above = above_sizes[0] if above_sizes[0] is not None else 0
+    fixed = sum(x for x in sizes if x is not None)
+    thumb_ring_size = thumb.ring_size + first_above + 2
+    sizes[free] = (num_vertices - digit_count - knuckle_size - fixed -
+                   thumb_ring_size)
+    if sizes[free] < 8 or above_sizes[0] is None:
+        raise ValueError(
+            f'The palm rings cannot make {num_vertices} vertices: solved '
+            f'ring size {sizes[free]} (the first upper ring needs a size).')
+    if above_sizes[0] % 2:
+        raise ValueError('The first upper palm ring needs an even size.')
+    below_sizes, above_sizes = (sizes[:len(below_u)],
+                                sizes[len(below_u):])
 
-    palm_rings = []
-    for u, size in zip(skel.palm_ring_u, sizes):
-        palm_rings.append(mesh.add(_superellipse_ring(skel, u, size), -1, 0.))
+    below = [
+        mesh.add(_superellipse_ring(skel, u, n), -1, 0.)
+        for u, n in zip(below_u, below_sizes)
+    ]
+    above = [
+        mesh.add(_superellipse_ring(skel, u, n), -1, 0.)
+        for u, n in zip(above_u, above_sizes)
+    ]
 
     digit_rings = {}
     digit_apex = {}
@@ -320,7 +379,7 @@ def _build_topology(skel: HandSkeleton, num_vertices: int):
         r_tip = spec.radii[-1]
         start = spec.web * spec.lengths[0]
         cap_start = total - r_tip
-        stations = np.linspace(start, cap_start, spec.num_rings)
+        stations = _ring_stations(spec, start, cap_start)
         # Two cap rings on the rounded tip, then the apex.
         cap_angles = np.array([np.pi / 6, np.pi / 3])
         cap_axial = cap_start + r_tip * np.sin(cap_angles)
@@ -337,17 +396,44 @@ def _build_topology(skel: HandSkeleton, num_vertices: int):
         digit_apex[name] = int(mesh.add(apex, part, total)[0])
         digit_rings[name] = rings
 
-    # Palm tube up to the thumb split, the thumb junction, the upper palm.
-    for a, b in zip(palm_rings[:skel.thumb_split],
-                    palm_rings[1:skel.thumb_split + 1]):
+    # The thumb ring: under the thumb's first ring (moved back along the
+    # thumb) and under the first upper palm ring (moved back along u).
+    thumb_axis = _unit(thumb.directions[0])
+    drop_u, drop_thumb = skel.thumb_ring_drop
+
+    def under_thumb_split(index, point):
+        if index in set(digit_rings['thumb'][0].tolist()):
+            return point - drop_thumb * thumb_axis
+        return point - np.array([drop_u, 0.0, 0.0])
+
+    thumb_ring = _add_ring_under(mesh, [digit_rings['thumb'][0], above[0]],
+                                 under_thumb_split)
+
+    # The knuckle ring: under the four finger bases, on the knuckle line.
+    bases = [digit_rings[f][0] for f in FINGERS[1:]]
+    knuckle_u = np.array(
+        [skel.fingers[f].base[0] for f in FINGERS[1:]]) - skel.knuckle_drop
+    knuckle_v = np.array([skel.fingers[f].base[1] for f in FINGERS[1:]])
+    order = np.argsort(knuckle_v)
+
+    def under_knuckles(index, point):
+        point = point.copy()
+        point[0] = np.interp(point[1], knuckle_v[order], knuckle_u[order])
+        return point
+
+    knuckle_ring = _add_ring_under(mesh, bases, under_knuckles)
+
+    # Wrist -> thumb ring -> junction (thumb, upper palm) -> upper palm ->
+    # knuckle ring -> junction (four fingers) -> finger tubes.
+    lower = below + [thumb_ring]
+    for a, b in zip(lower[:-1], lower[1:]):
         mesh.zip_rings(a, b)
-    mesh.junction(palm_rings[skel.thumb_split],
-                  [digit_rings['thumb'][0], palm_rings[skel.thumb_split + 1]])
-    for a, b in zip(palm_rings[skel.thumb_split + 1:-1],
-                    palm_rings[skel.thumb_split + 2:]):
+    mesh.junction(thumb_ring, [digit_rings['thumb'][0], above[0]])
+    upper = above + [knuckle_ring]
+    for a, b in zip(upper[:-1], upper[1:]):
         mesh.zip_rings(a, b)
-    mesh.junction(palm_rings[-1],
-                  [digit_rings[f][0] for f in FINGERS[1:]])
+    mesh.junction(knuckle_ring, bases)
+    palm_rings = lower + upper
     for name in FINGERS:
         rings = digit_rings[name]
         for a, b in zip(rings[:-1], rings[1:]):
@@ -462,12 +548,12 @@ def _hand_sdf(skel: HandSkeleton):
             _ellipsoid(p, hypothenar_center, t(np.eye(3)),
                        t([0.030, 0.011, 0.011])), 0.008)
         result = palm
-        for segments in digits:
+        for name, segments in zip(FINGERS, digits):
             digit = None
             for a, b, ra, rb in segments:
                 d = _round_cone(p, a, b, ra, rb)
                 digit = d if digit is None else torch.minimum(digit, d)
-            result = _smin(result, digit, 0.005)
+            result = _smin(result, digit, skel.web_blend[name])
         return result
 
     return sdf
@@ -958,6 +1044,19 @@ def build_procedural_mano(
     if num_betas > len(SHAPE_DIRECTIONS):
         raise ValueError(f'The procedural hand has {len(SHAPE_DIRECTIONS)} '
                          f'shape directions, {num_betas} were requested.')
+    # The implicit-surface steps work on ~800 points: thread start-up costs
+    # more than it saves, and much more on a busy machine.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _build(skel, num_vertices, tip_vertex_ids, pad_vertex_ids,
+                      num_betas)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _build(skel, num_vertices, tip_vertex_ids, pad_vertex_ids, num_betas):
+    """The body of :func:`build_procedural_mano`."""
     topo = _build_topology(skel, num_vertices)
     points, part, axial, faces = (topo['points'], topo['part'],
                                   topo['axial'], topo['faces'])

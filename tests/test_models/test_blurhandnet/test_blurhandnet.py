@@ -30,10 +30,15 @@ TINY_MODEL = dict(
         mean=[0., 0., 0.],
         std=[255., 255., 255.],
         bgr_to_rgb=True),
-    backbone=dict(type='ResNet', depth=18, out_indices=(1, 2, 3)),
+    backbone=dict(
+        type='ResNet',
+        depth=18,
+        stem_channels=16,
+        base_channels=16,
+        out_indices=(1, 2, 3)),
     neck=dict(
         type='Unfolder',
-        in_channels=(128, 256, 512),
+        in_channels=(32, 64, 128),
         deconv_channels=(32, 16),
         conv_channels=(32, 16),
         heatmap_depth=8),
@@ -45,7 +50,7 @@ TINY_MODEL = dict(
         regressor=dict(
             type='ManoRegressor',
             in_channels=32,
-            global_channels=512,
+            global_channels=128,
             camera_cfg=dict(input_size=(INPUT, INPUT)))))
 
 
@@ -221,7 +226,7 @@ def test_a_few_iterations_lower_the_loss():
     losses = []
     for _ in range(8):
         log = net.train_step(packed, optim)
-        losses.append(float(log['loss']))
+        losses.append(log['loss'].item())
     assert losses[-1] < 0.8 * losses[0], losses
 
 

@@ -1,0 +1,347 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Recover hand-mesh sequences from blurry images, a folder or a video.
+
+    python demo/image_demo.py CONFIG CHECKPOINT INPUT [--out-dir DIR]
+        [--bbox X1 Y1 X2 Y2 ...] [--hand-type right|left ...] [--top-n N]
+        [--device cpu] [--mesh-format obj|ply] [--det-model TASK_FILE]
+
+For every image (or video frame) ``NAME`` it writes to ``--out-dir``:
+
+- ``NAME_overlay.png``: the middle mesh of every hand over the image;
+- ``NAME_sequence.png``: per hand, past / middle / future meshes over the
+  hand crop and a side view;
+- ``NAME_hypotheses.png``: per hand, the top-n hypotheses with their
+  selector scores;
+- ``meshes/NAME_hand{i}_{step}.{obj|ply}``: the chosen sequence, and
+  ``meshes/NAME_hand{i}_rank{r}_hyp{k}_{step}.*`` for the top-n hypotheses;
+- ``NAME.json``: MANO parameters, 3D joints (m) and 2D joints (pixels).
+
+A video also gets ``NAME_overlay.mp4``. See ``docs/demo.md``.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+import warnings
+
+IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
+VIDEO_EXTS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v')
+
+
+class DemoError(Exception):
+    """A user error; printed as one line without a traceback."""
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Hand-mesh sequences from blurry images (mmblurhand)')
+    parser.add_argument('config', help='model config file')
+    parser.add_argument('checkpoint', help='checkpoint (.pth) of the config')
+    parser.add_argument(
+        'input', help='an image, a folder of images, or a video file')
+    parser.add_argument(
+        '--out-dir',
+        default='work_dirs/demo/outputs',
+        help='output folder (default: %(default)s)')
+    parser.add_argument(
+        '--bbox',
+        nargs=4,
+        type=float,
+        action='append',
+        metavar=('X1', 'Y1', 'X2', 'Y2'),
+        help='tight hand box in pixels; repeat for several hands. Padded by '
+        '--bbox-padding. Default: the whole image is the hand crop')
+    parser.add_argument(
+        '--bbox-padding',
+        type=float,
+        default=1.5,
+        help='scale of each --bbox about its centre (default: %(default)s, '
+        'BlurHand\'s crop)')
+    parser.add_argument(
+        '--hand-type',
+        nargs='+',
+        choices=['right', 'left'],
+        help='hand type per box (or one for all); left hands are mirrored '
+        'in and out. Default: right (or the detector\'s guess)')
+    parser.add_argument(
+        '--det-model',
+        help='optional MediaPipe hand_landmarker.task file to find hand '
+        'boxes (needs `pip install mediapipe`)')
+    parser.add_argument(
+        '--top-n',
+        type=int,
+        default=3,
+        help='hypotheses in the gallery, meshes and JSON (default: '
+        '%(default)s)')
+    parser.add_argument(
+        '--device', default='cpu', help='cpu or cuda:N (default: cpu)')
+    parser.add_argument(
+        '--mesh-format',
+        choices=['obj', 'ply'],
+        default='obj',
+        help='mesh file format (default: %(default)s)')
+    parser.add_argument(
+        '--render-backend',
+        choices=['auto', 'moderngl', 'pyrender', 'opencv'],
+        default='auto',
+        help='auto: OpenGL via EGL, else the OpenCV painter\'s fallback')
+    parser.add_argument(
+        '--max-frames',
+        type=int,
+        default=None,
+        help='stop a video after this many frames')
+    args = parser.parse_args(argv)
+    if args.top_n < 1:
+        parser.error('--top-n must be >= 1')
+    if args.bbox_padding <= 0:
+        parser.error('--bbox-padding must be > 0')
+    return args
+
+
+def collect_inputs(path):
+    """Classify the input: ``('images', [paths])`` or ``('video', path)``."""
+    if osp.isdir(path):
+        files = sorted(
+            osp.join(path, f) for f in os.listdir(path)
+            if f.lower().endswith(IMAGE_EXTS))
+        if not files:
+            raise DemoError(f'folder "{path}" holds no images '
+                            f'({", ".join(IMAGE_EXTS)}); pass an image, a '
+                            'folder of images or a video.')
+        return 'images', files
+    if not osp.exists(path):
+        raise DemoError(f'input "{path}" does not exist; pass an image, a '
+                        'folder of images or a video.')
+    if path.lower().endswith(VIDEO_EXTS):
+        return 'video', path
+    return 'images', [path]
+
+
+def check_boxes_and_types(args):
+    """Validate --bbox / --hand-type before loading the model."""
+    num = len(args.bbox) if args.bbox else 1
+    if args.hand_type and len(args.hand_type) not in (1, num):
+        raise DemoError(f'{len(args.hand_type)} --hand-type values for {num} '
+                        'hand(s); give one per --bbox or one for all.')
+    for box in args.bbox or []:
+        if box[2] <= box[0] or box[3] <= box[1]:
+            raise DemoError(f'--bbox {" ".join(f"{v:g}" for v in box)} is '
+                            'not X1 Y1 X2 Y2 with X2 > X1 and Y2 > Y1.')
+
+
+class Demo:
+    """Runs the model on images and writes every output for one input."""
+
+    def __init__(self, args):
+        from mmblurhand.apis import (CheckpointMismatchError,
+                                     MediaPipeHandDetector, init_model)
+        from mmblurhand.visualization import MeshVisualizer
+        self.args = args
+        if not osp.isfile(args.config):
+            raise DemoError(f'config "{args.config}" does not exist; pass '
+                            'the config file the checkpoint was trained '
+                            'with.')
+        if not osp.isfile(args.checkpoint):
+            raise DemoError(
+                f'checkpoint "{args.checkpoint}" does not exist; train one '
+                'with tools/train.py or run `make demo` (writes '
+                'work_dirs/demo/).')
+        try:
+            self.model = init_model(args.config, args.checkpoint,
+                                    args.device)
+        except CheckpointMismatchError as err:
+            raise DemoError(str(err)) from err
+        except RuntimeError as err:
+            raise DemoError(str(err).splitlines()[0]) from err
+        if self.model.mesh_faces is None:
+            raise DemoError(f'the model of "{args.config}" has no hand model '
+                            'with mesh faces; the demo needs a mesh model.')
+        self.faces = self.model.mesh_faces
+        self.visualizer = MeshVisualizer(
+            name=f'demo_visualizer_{id(self)}',
+            faces=self.faces,
+            render_backend=args.render_backend,
+            top_n=args.top_n)
+        self.detector = None
+        if args.det_model:
+            try:
+                self.detector = MediaPipeHandDetector(args.det_model)
+            except (FileNotFoundError, ImportError) as err:
+                raise DemoError(str(err)) from err
+
+    def close(self):
+        if self.detector is not None:
+            self.detector.close()
+
+    def boxes_for(self, image):
+        """Boxes and hand types for one image (arguments, detector or the
+        whole image)."""
+        args = self.args
+        boxes = args.bbox
+        types = args.hand_type
+        if boxes is None and self.detector is not None:
+            found, found_types, _ = self.detector(image)
+            if len(found):
+                boxes = found
+                types = types or found_types
+        if types and len(types) == 1 and boxes is not None:
+            types = types * len(boxes)
+        return boxes, types
+
+    def run_image(self, image, name):
+        """Predict one image and write its outputs; returns the overlay."""
+        from mmblurhand.apis import inference_blurhand
+        args = self.args
+        boxes, types = self.boxes_for(image)
+        try:
+            hands = inference_blurhand(
+                self.model,
+                image,
+                bboxes=boxes,
+                hand_types=types,
+                bbox_padding=args.bbox_padding)
+        except ValueError as err:
+            raise DemoError(f'{name}: {err}') from err
+        return self.write_outputs(image, name, hands)
+
+    def write_outputs(self, image_bgr, name, hands):
+        """Write every output of one image; returns the RGB overlay."""
+        import cv2
+        import numpy as np
+
+        from mmblurhand.apis import result_to_dict, save_mesh
+        from mmblurhand.visualization.mesh_visualizer import (
+            select_top_hypotheses, stack_rows, time_step_names, write_rgb)
+        args, vis = self.args, self.visualizer
+        out = args.out_dir
+        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+        overlay = vis.draw_image_overlay(rgb, hands)
+        write_rgb(osp.join(out, f'{name}_overlay.png'), overlay)
+        write_rgb(
+            osp.join(out, f'{name}_sequence.png'),
+            stack_rows([
+                vis.draw_prediction(rgb, h.pred_instances, h) for h in hands
+            ]))
+        write_rgb(
+            osp.join(out, f'{name}_hypotheses.png'),
+            stack_rows([
+                vis.draw_hypotheses(rgb, h.pred_instances, h, args.top_n)
+                for h in hands
+            ]))
+        summary = dict(
+            image=name,
+            config=args.config,
+            checkpoint=args.checkpoint,
+            hands=[result_to_dict(h, args.top_n) for h in hands])
+        with open(osp.join(out, f'{name}.json'), 'w') as f:
+            json.dump(summary, f)
+        ext = args.mesh_format
+        for i, hand in enumerate(hands):
+            pred = hand.pred_instances
+            steps = time_step_names(pred.vertices.shape[1])
+            for t, step in enumerate(steps):
+                save_mesh(
+                    osp.join(out, 'meshes', f'{name}_hand{i}_{step}.{ext}'),
+                    pred.vertices[0, t], self.faces)
+            order = select_top_hypotheses(pred.hyp_scores[0], args.top_n,
+                                          pred.topn_indices[0])
+            for rank, k in enumerate(order):
+                for t, step in enumerate(steps):
+                    save_mesh(
+                        osp.join(
+                            out, 'meshes', f'{name}_hand{i}_rank{rank + 1}'
+                            f'_hyp{k}_{step}.{ext}'),
+                        np.asarray(pred.hyp_vertices[0, k, t]), self.faces)
+        return overlay
+
+
+def run_images(demo, files):
+    import cv2
+    from tqdm import tqdm
+    single = len(files) == 1
+    written, skipped = 0, []
+    for path in tqdm(files, desc='images', unit='img', disable=single):
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        if image is None:
+            if single:
+                raise DemoError(
+                    f'cannot read image "{path}": not an image OpenCV can '
+                    'decode; pass a PNG/JPEG/BMP/TIFF/WebP image, a folder '
+                    'of them or a video.')
+            skipped.append(path)
+            continue
+        demo.run_image(image, osp.splitext(osp.basename(path))[0])
+        written += 1
+    for path in skipped:
+        print(f'warning: skipped unreadable image "{path}"', file=sys.stderr)
+    if written == 0:
+        raise DemoError('none of the images could be read; pass PNG/JPEG '
+                        'images.')
+    return written
+
+
+def run_video(demo, path):
+    import cv2
+    from tqdm import tqdm
+    capture = cv2.VideoCapture(path)
+    if not capture.isOpened():
+        raise DemoError(f'cannot open video "{path}"; pass a video OpenCV '
+                        'can decode (e.g. MP4/H.264 or AVI/MJPG).')
+    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    if demo.args.max_frames is not None:
+        total = min(total or demo.args.max_frames, demo.args.max_frames)
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    stem = osp.splitext(osp.basename(path))[0]
+    writer, written = None, 0
+    with tqdm(total=total, desc='frames', unit='frame') as bar:
+        while total is None or written < total:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            overlay = demo.run_image(frame, f'{stem}_{written:06d}')
+            if writer is None:
+                height, width = overlay.shape[:2]
+                writer = cv2.VideoWriter(
+                    osp.join(demo.args.out_dir, f'{stem}_overlay.mp4'),
+                    cv2.VideoWriter_fourcc(*'mp4v'), fps, (width, height))
+            if writer.isOpened():
+                writer.write(cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+            written += 1
+            bar.update(1)
+    capture.release()
+    if writer is not None:
+        writer.release()
+    if written == 0:
+        raise DemoError(f'video "{path}" has no readable frames.')
+    return written
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        check_boxes_and_types(args)
+        kind, inputs = collect_inputs(args.input)
+        os.makedirs(args.out_dir, exist_ok=True)
+        demo = Demo(args)
+        try:
+            if kind == 'video':
+                count = run_video(demo, inputs)
+            else:
+                count = run_images(demo, inputs)
+        finally:
+            demo.close()
+    except DemoError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    unit = 'frame' if kind == 'video' else 'image'
+    print(f'{count} {unit}{"s" if count != 1 else ""} done; outputs in '
+          f'{osp.abspath(args.out_dir)}')
+    return 0
+
+
+if __name__ == '__main__':
+    with warnings.catch_warnings():
+        # MMEngine warns about the visualiser's unused backends.
+        warnings.filterwarnings('ignore', message='Failed to add')
+        sys.exit(main())

@@ -1,0 +1,378 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Reusable timing, memory and complexity helpers for benchmarks.
+
+Used by ``tools/analysis_tools/benchmark.py`` and
+``tools/analysis_tools/hypothesis_scaling.py``. Everything works on CPU;
+on CUDA devices timings are synchronised and memory is the allocator's peak.
+"""
+import math
+import os
+import platform
+import threading
+import time
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
+
+import torch
+from torch import nn
+
+#: Keys of :func:`summarize_times`.
+TIME_STATS = ('median', 'p90', 'mean', 'min', 'max')
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile (numpy's default method).
+
+    Args:
+        values (Sequence[float]): Samples; at least one.
+        q (float): Percentile in ``[0, 100]``.
+
+    Returns:
+        float: The ``q``-th percentile.
+    """
+    if not len(values):
+        raise ValueError('percentile: no values.')
+    if not 0. <= q <= 100.:
+        raise ValueError(f'percentile: q must be in [0, 100], got {q}.')
+    ordered = sorted(float(v) for v in values)
+    pos = (len(ordered) - 1) * q / 100.
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def summarize_times(times_ms: Sequence[float]) -> Dict[str, float]:
+    """Median, 90th percentile, mean, min and max of timings.
+
+    Args:
+        times_ms (Sequence[float]): Per-run times, milliseconds.
+
+    Returns:
+        dict[str, float]: Keys :data:`TIME_STATS` (ms) and ``runs``.
+    """
+    if not len(times_ms):
+        raise ValueError('summarize_times: no timings.')
+    return dict(
+        median=percentile(times_ms, 50.),
+        p90=percentile(times_ms, 90.),
+        mean=sum(times_ms) / len(times_ms),
+        min=min(times_ms),
+        max=max(times_ms),
+        runs=len(times_ms))
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued kernels on ``device`` (no-op on CPU)."""
+    device = torch.device(device)
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def time_function(fn: Callable[[], object],
+                  num_iters: int,
+                  num_warmup: int = 2,
+                  device: torch.device = torch.device('cpu')) -> List[float]:
+    """Wall-clock time of ``num_iters`` calls after ``num_warmup`` calls.
+
+    Args:
+        fn (Callable[[], object]): The work; called without arguments.
+        num_iters (int): Timed calls (at least 1).
+        num_warmup (int): Untimed calls first (allocator, oneDNN/cuDNN
+            kernel selection). Defaults to 2.
+        device (torch.device): Synchronised around each call when CUDA.
+
+    Returns:
+        list[float]: Per-call times, milliseconds.
+    """
+    if num_iters < 1:
+        raise ValueError(f'time_function: num_iters must be >= 1, got '
+                         f'{num_iters}.')
+    for _ in range(max(num_warmup, 0)):
+        fn()
+    synchronize(device)
+    times = []
+    for _ in range(num_iters):
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append((time.perf_counter() - start) * 1000.)
+    return times
+
+
+def _read_status_kb(field: str) -> Optional[float]:
+    """A ``kB`` field of ``/proc/self/status`` (Linux), else None."""
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith(field + ':'):
+                    return float(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def current_rss_mb() -> float:
+    """Resident set size of this process, MiB."""
+    rss = _read_status_kb('VmRSS')
+    if rss is not None:
+        return rss / 1024.
+    import psutil
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS counter (Linux >= 4.0); True on success.
+    """
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        return _read_status_kb('VmHWM') is not None
+    except OSError:
+        return False
+
+
+class _RssSampler(threading.Thread):
+    """Fallback peak-RSS meter: polls the RSS every ``interval`` seconds."""
+
+    def __init__(self, interval: float = 0.002):
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.peak = current_rss_mb()
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            self.peak = max(self.peak, current_rss_mb())
+            time.sleep(self.interval)
+
+    def stop(self) -> float:
+        self._stop_event.set()
+        self.join()
+        return max(self.peak, current_rss_mb())
+
+
+class PeakMemory:
+    """Result of :func:`measure_peak_memory` (filled on exit).
+
+    Attributes:
+        peak_mb (float): Peak inside the block, MiB: process RSS on CPU,
+            ``torch.cuda.max_memory_allocated`` on CUDA.
+        baseline_mb (float): The same quantity when the block started.
+        method (str): ``'VmHWM'`` (kernel peak counter), ``'sampled'``
+            (RSS polled every 2 ms, may miss short peaks) or
+            ``'cuda_allocator'``.
+    """
+
+    def __init__(self):
+        self.peak_mb = float('nan')
+        self.baseline_mb = float('nan')
+        self.method = ''
+
+    @property
+    def delta_mb(self) -> float:
+        """float: Peak minus baseline, MiB (what the block added)."""
+        return self.peak_mb - self.baseline_mb
+
+    def as_dict(self) -> Dict[str, float]:
+        """``peak``, ``delta`` (MiB) and ``method``."""
+        return dict(
+            peak=self.peak_mb, delta=self.delta_mb, method=self.method)
+
+
+@contextmanager
+def measure_peak_memory(
+        device: torch.device = torch.device('cpu')) -> Iterator[PeakMemory]:
+    """Measure the peak memory of the enclosed block.
+
+    On CPU the peak resident set size of the whole process (weights
+    included) is read from the kernel's high-water mark after resetting it
+    (``/proc/self/clear_refs``), or sampled by a thread where that is not
+    possible. On CUDA it is the caching allocator's peak of allocated
+    tensor memory on ``device``.
+
+    Args:
+        device (torch.device): Where the work runs.
+
+    Yields:
+        PeakMemory: Filled in when the block exits.
+    """
+    device = torch.device(device)
+    result = PeakMemory()
+    if device.type == 'cuda':
+        synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        result.baseline_mb = torch.cuda.memory_allocated(device) / 2**20
+        result.method = 'cuda_allocator'
+        yield result
+        synchronize(device)
+        result.peak_mb = torch.cuda.max_memory_allocated(device) / 2**20
+        return
+    result.baseline_mb = current_rss_mb()
+    if _reset_peak_rss():
+        result.method = 'VmHWM'
+        yield result
+        result.peak_mb = _read_status_kb('VmHWM') / 1024.
+        return
+    sampler = _RssSampler()
+    sampler.start()
+    result.method = 'sampled'
+    try:
+        yield result
+    finally:
+        result.peak_mb = sampler.stop()
+
+
+def count_parameters(model: nn.Module,
+                     trainable_only: bool = False) -> int:
+    """Number of parameters (each shared tensor counted once).
+
+    Args:
+        model (nn.Module): The model.
+        trainable_only (bool): Count only ``requires_grad`` parameters.
+
+    Returns:
+        int: Parameter count.
+    """
+    return sum(p.numel() for p in model.parameters()
+               if p.requires_grad or not trainable_only)
+
+
+def sdpa_flop_jit(inputs: list, outputs: list) -> int:
+    """FLOP handle of ``aten::scaled_dot_product_attention``.
+
+    ``Q K^T`` and ``softmax(.) V`` are two batched matrix products of
+    ``L x S x E`` multiply-adds each (query length ``L``, key length ``S``,
+    head width ``E``), counted like fvcore's ``bmm`` (one FLOP per
+    multiply-add).
+
+    Args:
+        inputs (list): JIT values ``query (..., L, E)``, ``key (..., S, E)``,
+            ``value (..., S, Ev)``, ...
+        outputs (list): JIT value ``(..., L, Ev)``.
+
+    Returns:
+        int: Multiply-adds.
+    """
+    from mmengine.analysis.jit_handles import get_shape
+    query, key = get_shape(inputs[0]), get_shape(inputs[1])
+    out = get_shape(outputs[0])
+    lead = math.prod(query[:-2])
+    length, dims = query[-2], query[-1]
+    return int(lead * length * key[-2] * (dims + out[-1]))
+
+
+def count_flops(model: nn.Module,
+                inputs: tuple,
+                modules: Optional[Sequence[str]] = None) -> Dict[str, object]:
+    """FLOPs of one forward with MMEngine's analysis (fvcore's counting).
+
+    The forward is traced with ``torch.jit``; one fused multiply-add counts
+    as one FLOP (fvcore's convention, i.e. these are MACs), and operators
+    without a handle (element-wise ops, softmax, ...) are not counted and
+    listed in ``uncounted``. Fused attention
+    (``scaled_dot_product_attention``) is counted by :func:`sdpa_flop_jit`.
+
+    Args:
+        model (nn.Module): A module whose forward takes ``inputs`` and
+            returns tensors (or tuples of tensors).
+        inputs (tuple): Positional inputs of the forward.
+        modules (Sequence[str], optional): Dotted names of the submodules
+            to break the total down by (those that ran). Defaults to the
+            direct children.
+
+    Returns:
+        dict: ``total`` (int), ``by_module`` (dict of module name to FLOPs)
+        and ``uncounted`` (dict of operator name to occurrences).
+    """
+    from mmengine.analysis import FlopAnalyzer
+    analyzer = FlopAnalyzer(model, inputs)
+    analyzer.set_op_handle('aten::scaled_dot_product_attention',
+                           sdpa_flop_jit)
+    analyzer.unsupported_ops_warnings(False)
+    analyzer.uncalled_modules_warnings(False)
+    analyzer.tracer_warnings('none')
+    total = int(analyzer.total())
+    counts = analyzer.by_module()
+    if modules is None:
+        modules = [name for name in counts if name and '.' not in name]
+    by_module = {
+        name: int(counts[name])
+        for name in modules if name in counts
+    }
+    uncounted = {str(k): int(v) for k, v in analyzer.unsupported_ops().items()}
+    return dict(total=total, by_module=by_module, uncounted=uncounted)
+
+
+def environment_info(device: torch.device) -> Dict[str, object]:
+    """What the numbers were measured on.
+
+    Args:
+        device (torch.device): The benchmark device.
+
+    Returns:
+        dict: CPU model, cores, torch threads, OpenMP variables, load
+        average, torch version and the GPU name on CUDA.
+    """
+    device = torch.device(device)
+    cpu = platform.processor() or ''
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    cpu = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info = dict(
+        cpu=cpu,
+        cpu_count=os.cpu_count(),
+        torch_threads=torch.get_num_threads(),
+        torch=torch.__version__,
+        python=platform.python_version(),
+        device=str(device),
+        time=time.strftime('%Y-%m-%d %H:%M:%S'))
+    # OpenMP settings change CPU timings a lot on a shared machine: with
+    # the default (active) wait policy, threads spin at barriers and an
+    # oversubscribed machine slows a 2-thread run down many times.
+    for name in ('OMP_NUM_THREADS', 'OMP_WAIT_POLICY', 'GOMP_SPINCOUNT'):
+        if name in os.environ:
+            info[name] = os.environ[name]
+    try:
+        info['load_average_1m'] = round(os.getloadavg()[0], 2)
+    except OSError:
+        pass
+    if device.type == 'cuda':
+        info['gpu'] = torch.cuda.get_device_name(device)
+    return info
+
+
+def format_table(rows: Sequence[Sequence[object]],
+                 header: Sequence[str]) -> str:
+    """A plain-text table with aligned columns (floats with 1 decimal).
+
+    Args:
+        rows (Sequence[Sequence]): Table rows.
+        header (Sequence[str]): Column names.
+
+    Returns:
+        str: The table, one line per row, ``|``-separated (Markdown).
+    """
+
+    def fmt(value) -> str:
+        if isinstance(value, float):
+            return 'n/a' if math.isnan(value) else f'{value:.1f}'
+        return str(value)
+
+    cells = [[fmt(v) for v in row] for row in rows]
+    widths = [
+        max([len(h)] + [len(r[i]) for r in cells])
+        for i, h in enumerate(header)
+    ]
+    lines = [
+        '| ' + ' | '.join(h.ljust(w) for h, w in zip(header, widths)) + ' |',
+        '|' + '|'.join('-' * (w + 2) for w in widths) + '|'
+    ]
+    for row in cells:
+        lines.append('| ' +
+                     ' | '.join(c.ljust(w) for c, w in zip(row, widths)) +
+                     ' |')
+    return '\n'.join(lines)
