@@ -53,6 +53,12 @@ def parse_args(argv=None):
         help='tight hand box in pixels; repeat for several hands. Padded by '
         '--bbox-padding. Default: the whole image is the hand crop')
     parser.add_argument(
+        '--bbox-file',
+        help='JSON file mapping image file names to hands, e.g. '
+        '{"a.png": [{"bbox": [x1, y1, x2, y2], "hand_type": "left"}]}; '
+        'for boxes from another detector or annotations (images not '
+        'listed use the whole image)')
+    parser.add_argument(
         '--bbox-padding',
         type=float,
         default=1.5,
@@ -96,6 +102,8 @@ def parse_args(argv=None):
         parser.error('--top-n must be >= 1')
     if args.bbox_padding <= 0:
         parser.error('--bbox-padding must be > 0')
+    if args.bbox and args.bbox_file:
+        parser.error('give either --bbox or --bbox-file, not both')
     return args
 
 
@@ -118,10 +126,37 @@ def collect_inputs(path):
     return 'images', [path]
 
 
+def load_bbox_file(path):
+    """Read ``--bbox-file``: ``{name: [(bbox, hand_type or None), ...]}``."""
+    if not osp.isfile(path):
+        raise DemoError(f'--bbox-file "{path}" does not exist.')
+    try:
+        with open(path) as f:
+            content = json.load(f)
+    except ValueError as err:
+        raise DemoError(f'--bbox-file "{path}" is not valid JSON ({err}).')
+    example = ('{"a.png": [{"bbox": [x1, y1, x2, y2], "hand_type": '
+               '"right"}]}')
+    if not isinstance(content, dict):
+        raise DemoError(f'--bbox-file "{path}" must hold an object like '
+                        f'{example}.')
+    boxes = {}
+    for name, hands in content.items():
+        try:
+            boxes[name] = [([float(v) for v in hand['bbox']],
+                            hand.get('hand_type')) for hand in hands]
+            assert all(len(b) == 4 for b, _ in boxes[name])
+        except (TypeError, KeyError, ValueError, AssertionError):
+            raise DemoError(f'--bbox-file "{path}": entry "{name}" is not a '
+                            f'list of hands like {example}.')
+    return boxes
+
+
 def check_boxes_and_types(args):
     """Validate --bbox / --hand-type before loading the model."""
     num = len(args.bbox) if args.bbox else 1
-    if args.hand_type and len(args.hand_type) not in (1, num):
+    if args.hand_type and not args.bbox_file and len(
+            args.hand_type) not in (1, num):
         raise DemoError(f'{len(args.hand_type)} --hand-type values for {num} '
                         'hand(s); give one per --bbox or one for all.')
     for box in args.bbox or []:
@@ -163,6 +198,8 @@ class Demo:
             faces=self.faces,
             render_backend=args.render_backend,
             top_n=args.top_n)
+        self.box_table = load_bbox_file(args.bbox_file) \
+            if args.bbox_file else {}
         self.detector = None
         if args.det_model:
             try:
@@ -174,12 +211,17 @@ class Demo:
         if self.detector is not None:
             self.detector.close()
 
-    def boxes_for(self, image):
-        """Boxes and hand types for one image (arguments, detector or the
-        whole image)."""
+    def boxes_for(self, image, file_name=None):
+        """Boxes and hand types for one image: --bbox, --bbox-file, the
+        detector, or the whole image."""
         args = self.args
         boxes = args.bbox
         types = args.hand_type
+        if file_name in self.box_table:
+            listed = self.box_table[file_name]
+            boxes = [box for box, _ in listed]
+            if all(t is not None for _, t in listed):
+                types = types or [t for _, t in listed]
         if boxes is None and self.detector is not None:
             found, found_types, _ = self.detector(image)
             if len(found):
@@ -189,11 +231,11 @@ class Demo:
             types = types * len(boxes)
         return boxes, types
 
-    def run_image(self, image, name):
+    def run_image(self, image, name, file_name=None):
         """Predict one image and write its outputs; returns the overlay."""
         from mmblurhand.apis import inference_blurhand
         args = self.args
-        boxes, types = self.boxes_for(image)
+        boxes, types = self.boxes_for(image, file_name)
         try:
             hands = inference_blurhand(
                 self.model,
@@ -271,7 +313,9 @@ def run_images(demo, files):
                     'of them or a video.')
             skipped.append(path)
             continue
-        demo.run_image(image, osp.splitext(osp.basename(path))[0])
+        demo.run_image(image,
+                       osp.splitext(osp.basename(path))[0],
+                       osp.basename(path))
         written += 1
     for path in skipped:
         print(f'warning: skipped unreadable image "{path}"', file=sys.stderr)

@@ -1,7 +1,8 @@
 # A small BlurHandNet that trains on CPU in minutes on synthetic BlurHand
 # data (tools/dataset_converters/synthesize_blurhand.py; see README.md):
-# ResNet-18 from scratch, 128x128 input, 3D heatmaps 16^3, 128-d joint
-# features, KTFormer 2 blocks x 4 heads of 128 dims, Adam 1e-3, batch 16.
+# ResNet-18 at half width (32 base channels) from scratch, 128x128 input,
+# 3D heatmaps 16^3, 64-d joint features, KTFormer 2 blocks x 4 heads of 128
+# dims, Adam 1e-3, batch 16.
 # Everything else (losses, weights, ordering, camera) is the paper setting.
 _base_ = ['../_base_/default_runtime.py']
 
@@ -10,7 +11,7 @@ input_size = (128, 128)
 num_steps = 3
 num_joints = 21
 heatmap_size = 16  # H = W = D of the 3D heatmaps (input / 8)
-feat_channels = 128
+feat_channels = 64
 max_epochs = 10
 
 # runtime
@@ -40,12 +41,17 @@ model = dict(
         mean=[0., 0., 0.],
         std=[255., 255., 255.],
         bgr_to_rgb=True),
-    backbone=dict(type='ResNet', depth=18, out_indices=(1, 2, 3)),
+    backbone=dict(
+        type='ResNet',
+        depth=18,
+        stem_channels=32,
+        base_channels=32,
+        out_indices=(1, 2, 3)),
     neck=dict(
         type='Unfolder',
-        in_channels=(128, 256, 512),
-        deconv_channels=(128, 64),
-        conv_channels=(128, feat_channels),
+        in_channels=(64, 128, 256),
+        deconv_channels=(64, 32),
+        conv_channels=(64, feat_channels),
         num_steps=num_steps,
         num_joints=num_joints,
         heatmap_dims=3,
@@ -64,7 +70,7 @@ model = dict(
             type='ManoRegressor',
             in_channels=128,
             coord_dims=3,
-            global_channels=512,
+            global_channels=256,
             num_steps=num_steps,
             num_joints=num_joints,
             mano_cfg=dict(type='ManoLayer', model_path=None),
@@ -105,7 +111,7 @@ test_pipeline = [
 ]
 train_dataloader = dict(
     batch_size=16,
-    num_workers=1,
+    num_workers=2,
     persistent_workers=True,
     drop_last=True,
     sampler=dict(type='DefaultSampler', shuffle=True),

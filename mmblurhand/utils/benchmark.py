@@ -269,7 +269,8 @@ def count_flops(model: nn.Module,
     as one FLOP (fvcore's convention, i.e. these are MACs), and operators
     without a handle (element-wise ops, softmax, ...) are not counted and
     listed in ``uncounted``. Fused attention
-    (``scaled_dot_product_attention``) is counted by :func:`sdpa_flop_jit`.
+    (``scaled_dot_product_attention``) is counted by :func:`sdpa_flop_jit`;
+    ``nn.MultiheadAttention`` is traced in its decomposed form.
 
     Args:
         model (nn.Module): A module whose forward takes ``inputs`` and
@@ -290,7 +291,14 @@ def count_flops(model: nn.Module,
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
     analyzer.tracer_warnings('none')
-    total = int(analyzer.total())
+    # nn.MultiheadAttention's fused inference kernel hides its projections
+    # from the tracer; count the decomposed (same arithmetic) form.
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        total = int(analyzer.total())
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
     counts = analyzer.by_module()
     if modules is None:
         modules = [name for name in counts if name and '.' not in name]

@@ -111,8 +111,9 @@ class EngineToyMetric(BaseMetric):
 
 @HOOKS.register_module(force=True)
 class EngineToyRecorderHook(Hook):
-    """Write, per rank, the sample indices trained on and the checkpoint
-    saves to ``work_dir/rank_<r>.json``."""
+    """Write, per rank, the samples trained on (dataset indices, or image
+    paths and hand types), the iterations and the number of checkpoint saves
+    to ``work_dir/rank_<r>.json``."""
 
     def __init__(self):
         self.indices = []
@@ -121,7 +122,13 @@ class EngineToyRecorderHook(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):
-        self.indices += [int(i) for i in data_batch['index']]
+        if 'index' in data_batch:  # the toy dataset
+            self.indices += [int(i) for i in data_batch['index']]
+        else:  # mmblurhand data samples
+            self.indices += [
+                f'{s.metainfo["img_path"]}:{s.metainfo["hand_type"]}'
+                for s in data_batch['data_samples']
+            ]
         self.iters.append(runner.iter + 1)
 
     def before_save_checkpoint(self, runner, checkpoint):
@@ -240,3 +247,72 @@ def last_val_metrics(work_dir: str) -> dict:
                 last = record
     assert last is not None, f'no validation logged under {work_dir}'
     return last
+
+
+SYNTHETIC_CFG = osp.join(
+    REPO_ROOT, 'configs', 'blurhandnet',
+    'blurhandnet_r18_1xb16-10e_blurhand-synthetic-128x128.py')
+
+
+def tiny_blurhandnet_config_text(data_root: str,
+                                 *,
+                                 max_epochs: int = 2,
+                                 batch_size: int = 2,
+                                 ckpt_interval: int = 2,
+                                 extra: str = '') -> str:
+    """The synthetic BlurHandNet config of the repository, shrunk for CPU
+    tests: 64x64 input, 8^3 heatmaps, 32-d features, one KTFormer block,
+    no data workers, iteration checkpoints, validation every epoch."""
+    return f'''
+_base_ = [{SYNTHETIC_CFG!r}]
+custom_imports = dict(
+    imports=['mmblurhand', 'engine_toys'], allow_failed_imports=False)
+data_root = {data_root!r}
+input_size = (64, 64)
+heatmap_size = 8
+model = dict(
+    neck=dict(deconv_channels=(32, 16), conv_channels=(32, 32),
+              heatmap_depth=heatmap_size),
+    head=dict(
+        ktformer=dict(in_channels=32, embed_dims=32, num_blocks=1,
+                      num_heads=2),
+        regressor=dict(in_channels=32, camera_cfg=dict(input_size=input_size)),
+        loss_joint_img=dict(loss_weight=0.25 * heatmap_size),
+        loss_joint_proj=dict(loss_weight=0.0625 * heatmap_size)))
+target_cfg = dict(
+    type='GenerateBlurHandTargets', bbox_3d_size=0.3,
+    mano_cfg=dict(model_path=None))
+train_pipeline = [
+    dict(type='LoadBlurHandImage'),
+    dict(type='MirrorLeftHand'),
+    dict(type='BlurHandRandomScaleRotate'),
+    dict(type='BlurHandTopdownAffine', input_size=input_size),
+    dict(type='BlurHandColorJitter'),
+    target_cfg,
+    dict(type='PackBlurHandInputs'),
+]
+test_pipeline = [
+    dict(type='LoadBlurHandImage'),
+    dict(type='MirrorLeftHand'),
+    dict(type='BlurHandTopdownAffine', input_size=input_size),
+    target_cfg,
+    dict(type='PackBlurHandInputs'),
+]
+train_dataloader = dict(
+    batch_size={batch_size}, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=4, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+train_cfg = dict(by_epoch=True, max_epochs={max_epochs}, val_interval=1)
+default_hooks = dict(
+    logger=dict(interval=1),
+    checkpoint=dict(by_epoch=False, interval={ckpt_interval},
+                    max_keep_ckpts=2))
+custom_hooks = [
+    dict(type='EngineToyRecorderHook'),
+    dict(type='EngineToyKillHook'),
+]
+{extra}
+'''

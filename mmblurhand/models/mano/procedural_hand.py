@@ -139,19 +139,23 @@ class HandSkeleton:
         (0.085, -0.043, 0.035, -0.011, 0.012),
     )
     palm_exponent: float = 2.6
-    # Palm rings as (u, size), from the wrist opening (its size is the
-    # number of boundary edges) to below the thumb, and from above the thumb
-    # to below the knuckles. Between them the thumb ring (built under the
-    # thumb and the first upper ring) and last the knuckle ring (built under
-    # the four finger bases). One size is ``None``: it is solved so that the
-    # mesh has exactly ``num_vertices`` vertices.
-    palm_rings_below: Tuple = ((-0.010, 16), (0.004, 26))
-    palm_rings_above: Tuple = ((0.034, 30), (0.045, 37), (0.055, 41),
-                               (0.065, None))
-    # How far the thumb ring lies below the first upper ring (u) and below
-    # the thumb's first tube ring (along the thumb), and the knuckle ring
-    # below the finger joints.
-    thumb_ring_drop: Tuple[float, float] = (0.011, 0.010)
+    # Palm rings as (u, relative size) from the wrist opening to below the
+    # thumb and from above the thumb to below the knuckles; last comes the
+    # knuckle ring (built under the four finger bases). The wrist ring has
+    # ``wrist_edges`` vertices (the boundary); the other sizes are scaled so
+    # that the mesh has exactly ``num_vertices`` vertices.
+    wrist_edges: int = 16
+    palm_rings_below: Tuple = ((-0.010, 16), (0.003, 24), (0.013, 28),
+                               (0.022, 32))
+    palm_rings_above: Tuple = ((0.036, 34), (0.046, 38), (0.056, 42),
+                               (0.065, 44))
+    # The thumb leaves the palm through a port on the palm's radial face
+    # between the last lower and the first upper ring: its first ring is a
+    # loop on that face with these half extents (fractions of the gap
+    # between the rings, of the palm's half thickness); the next
+    # ``thumb_port_blend`` rings morph from the port to the thumb.
+    thumb_port_size: Tuple[float, float] = (0.4, 0.7)
+    thumb_port_blend: int = 2
     knuckle_drop: float = 0.004
     # Blend radius (m) of each digit into the palm: the first web space
     # between thumb and index is a broad fold, the others are narrow.
@@ -267,6 +271,20 @@ def _superellipse_ring(skel, u, size):
     return np.stack([np.full(size, u), v, n], axis=1)
 
 
+def _thumb_port(skel: HandSkeleton, u_below: float, u_above: float,
+                size: int) -> np.ndarray:
+    """The loop where the thumb leaves the palm, on the palm's radial face
+    between two palm rings: vertex 0 towards the wrist, then over the back
+    of the hand (so that ``e1 x e2`` points out of the palm)."""
+    u = (u_below + u_above) / 2
+    cv, cn, w, h = _palm_section(skel, u)
+    half_u = skel.thumb_port_size[0] * (u_above - u_below)
+    half_n = skel.thumb_port_size[1] * h
+    center = np.array([u, cv + w, cn])
+    return _ring_points(center, [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0], half_u,
+                        half_n, size)
+
+
 def _digit_frames(spec: FingerSpec, axial: np.ndarray):
     """Centre, axis, and ring frame (e1 radial-ish, e2 nail side) per
     axial station of a digit (arc length from its base joint)."""
@@ -331,6 +349,31 @@ def _add_ring_under(mesh: _MeshBuilder, children: Sequence[np.ndarray],
         np.stack([place(int(i), points[i]) for i in above]), -1, 0.)
 
 
+def _solve_ring_sizes(below_w, above_w, budget: int, wrist: int):
+    """Palm ring sizes proportional to the weights, adding up to
+    ``budget``, with the wrist ring fixed and the two rings beside the thumb
+    (the last lower and the first upper one) even."""
+    weights = np.array(list(below_w[1:]) + list(above_w), dtype=np.float64)
+    even = (len(below_w) - 2, len(below_w) - 1)
+    rest = budget - wrist
+    share = weights * rest / weights.sum()
+    sizes = np.floor(share).astype(int)
+    for k in even:
+        sizes[k] -= sizes[k] % 2
+    # Add the remainder to the rings furthest below their share: two at a
+    # time on the even rings.
+    while sizes.sum() < rest:
+        gap = share - sizes
+        if sizes.sum() == rest - 1:
+            gap[list(even)] = -np.inf
+        k = int(np.argmax(gap))
+        sizes[k] += 2 if k in even else 1
+    if sizes.sum() != rest or sizes.min() < 8:
+        raise ValueError(f'Cannot size the palm rings for {budget} vertices')
+    sizes = [wrist] + sizes.tolist()
+    return sizes[:len(below_w)], sizes[len(below_w):]
+
+
 def _build_topology(skel: HandSkeleton, num_vertices: int):
     """Vertices (initial positions), labels and faces of the hand surface."""
     mesh = _MeshBuilder()
@@ -342,25 +385,11 @@ def _build_topology(skel: HandSkeleton, num_vertices: int):
     # Rings built under several tubes have one vertex per tube-ring vertex,
     # the two lateral vertices of each web counted on both sides.
     knuckle_size = sum(spec.ring_size + 2 for spec in digits.values()) - 2
-    below_u, below_sizes = map(list, zip(*skel.palm_rings_below))
-    above_u, above_sizes = map(list, zip(*skel.palm_rings_above))
-    sizes = below_sizes + above_sizes
-    if sizes.count(None) != 1:
-        raise ValueError('Exactly one palm ring size must be None (solved).')
-    free = sizes.index(None)
-    first_above = above_sizes[0] if above_sizes[0] is not None else 0
-    fixed = sum(x for x in sizes if x is not None)
-    thumb_ring_size = thumb.ring_size + first_above + 2
-    sizes[free] = (num_vertices - digit_count - knuckle_size - fixed -
-                   thumb_ring_size)
-    if sizes[free] < 8 or above_sizes[0] is None:
-        raise ValueError(
-            f'The palm rings cannot make {num_vertices} vertices: solved '
-            f'ring size {sizes[free]} (the first upper ring needs a size).')
-    if above_sizes[0] % 2:
-        raise ValueError('The first upper palm ring needs an even size.')
-    below_sizes, above_sizes = (sizes[:len(below_u)],
-                                sizes[len(below_u):])
+    below_u, below_w = map(list, zip(*skel.palm_rings_below))
+    above_u, above_w = map(list, zip(*skel.palm_rings_above))
+    budget = num_vertices - digit_count - knuckle_size
+    below_sizes, above_sizes = _solve_ring_sizes(below_w, above_w, budget,
+                                                 skel.wrist_edges)
 
     below = [
         mesh.add(_superellipse_ring(skel, u, n), -1, 0.)
@@ -396,18 +425,14 @@ def _build_topology(skel: HandSkeleton, num_vertices: int):
         digit_apex[name] = int(mesh.add(apex, part, total)[0])
         digit_rings[name] = rings
 
-    # The thumb ring: under the thumb's first ring (moved back along the
-    # thumb) and under the first upper palm ring (moved back along u).
-    thumb_axis = _unit(thumb.directions[0])
-    drop_u, drop_thumb = skel.thumb_ring_drop
-
-    def under_thumb_split(index, point):
-        if index in set(digit_rings['thumb'][0].tolist()):
-            return point - drop_thumb * thumb_axis
-        return point - np.array([drop_u, 0.0, 0.0])
-
-    thumb_ring = _add_ring_under(mesh, [digit_rings['thumb'][0], above[0]],
-                                 under_thumb_split)
+    # The thumb's first rings morph from a port on the palm's radial face.
+    rings = digit_rings['thumb']
+    port = _thumb_port(skel, below_u[-1], above_u[0], thumb.ring_size)
+    blend = skel.thumb_port_blend
+    for k in range(blend + 1):
+        t = k / (blend + 1)
+        for i, p in zip(rings[k], port):
+            mesh.points[i] = (1 - t) * p + t * mesh.points[i]
 
     # The knuckle ring: under the four finger bases, on the knuckle line.
     bases = [digit_rings[f][0] for f in FINGERS[1:]]
@@ -423,17 +448,16 @@ def _build_topology(skel: HandSkeleton, num_vertices: int):
 
     knuckle_ring = _add_ring_under(mesh, bases, under_knuckles)
 
-    # Wrist -> thumb ring -> junction (thumb, upper palm) -> upper palm ->
-    # knuckle ring -> junction (four fingers) -> finger tubes.
-    lower = below + [thumb_ring]
-    for a, b in zip(lower[:-1], lower[1:]):
+    # Wrist -> lower palm -> junction (thumb port, upper palm) -> upper
+    # palm -> knuckle ring -> junction (four fingers) -> finger tubes.
+    for a, b in zip(below[:-1], below[1:]):
         mesh.zip_rings(a, b)
-    mesh.junction(thumb_ring, [digit_rings['thumb'][0], above[0]])
+    mesh.junction(below[-1], [digit_rings['thumb'][0], above[0]])
     upper = above + [knuckle_ring]
     for a, b in zip(upper[:-1], upper[1:]):
         mesh.zip_rings(a, b)
     mesh.junction(knuckle_ring, bases)
-    palm_rings = lower + upper
+    palm_rings = below + upper
     for name in FINGERS:
         rings = digit_rings[name]
         for a, b in zip(rings[:-1], rings[1:]):
