@@ -2,8 +2,11 @@
 """Recover hand-mesh sequences from blurry images, a folder or a video.
 
     python demo/image_demo.py CONFIG CHECKPOINT INPUT [--out-dir DIR]
-        [--bbox X1 Y1 X2 Y2 ...] [--hand-type right|left ...] [--top-n N]
-        [--device cpu] [--mesh-format obj|ply] [--det-model TASK_FILE]
+        [--bbox X1 Y1 X2 Y2 ... | --bbox-file JSON] [--hand-type right|left]
+        [--top-n N] [--device cpu] [--mesh-format obj|ply]
+        [--det-model TASK_FILE]
+
+Without boxes (or a detector) the whole image is the hand crop.
 
 For every image (or video frame) ``NAME`` it writes to ``--out-dir``:
 

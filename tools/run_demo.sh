@@ -128,15 +128,32 @@ log "4/5 evaluating $SEL_CKPT on the $NUM_TEST test images"
 import json
 import sys
 
+# One row per metric, one column per time step; the per-blur-rate bins
+# ("<name>/blur_a-b") stay in metrics.json.
 metrics = json.load(open(sys.argv[1]))
-width = max(len(k) for k in metrics)
-print(f'  {"metric":<{width}}  value')
-print(f'  {"-" * width}  ---------')
+steps = ('past', 'middle', 'future')
+rows = {}
 for key, value in metrics.items():
-    shown = f'{value:9.3f}' if isinstance(value, (int, float)) else value
-    print(f'  {key:<{width}}  {shown}')
-print('  (errors in mm; synthetic data and the procedural MANO-format hand, '
-      'not MANO)')
+    if '/' in key:
+        continue
+    name, _, step = key.rpartition('_')
+    if step in steps:
+        rows.setdefault(name, {})[step] = value
+    else:
+        rows.setdefault(key, {})['all'] = value
+width = max(len(name) for name in rows)
+print(f'  {"metric":<{width}} ' + ''.join(f'{s:>10}' for s in steps))
+for name, values in rows.items():
+    if 'all' not in values:
+        print(f'  {name:<{width}} ' + ''.join(
+            f'{values[s]:10.2f}' if s in values else f'{"-":>10}'
+            for s in steps))
+for name, values in rows.items():
+    if 'all' in values:
+        print(f'  {name:<{width}} {values["all"]:10.2f} (whole sequence)')
+print(f'  (MPJPE / MPVPE / PJD in mm; {sys.argv[1]} also has them per '
+      'blur-rate bin. Synthetic data and the procedural MANO-format hand, '
+      'not MANO.)')
 EOF
 VIS_DIR=$(ls -d "$EVAL_DIR"/*/vis 2>/dev/null | sort | tail -n 1 || true)
 

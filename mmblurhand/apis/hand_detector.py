@@ -6,7 +6,8 @@ and ships neither MediaPipe nor its model. To use it::
 
     pip install mediapipe
     # get hand_landmarker.task (MediaPipe's hand landmarker model file)
-    python demo/image_demo.py CONFIG CKPT IMAGE --det-model hand_landmarker.task
+    python demo/image_demo.py CONFIG CKPT IMAGE \
+        --det-model hand_landmarker.task
 
 Notes:
     MediaPipe labels handedness as if the image were mirrored (a selfie

@@ -23,6 +23,7 @@ from mmengine.registry import init_default_scope
 from torch import nn
 
 ImageType = Union[str, Path, np.ndarray]
+BoxesType = Union[np.ndarray, Sequence[Sequence[float]], Sequence[float]]
 
 #: Test-pipeline steps that need annotations; dropped for inference.
 ANNOTATION_TRANSFORMS = ('GenerateBlurHandTargets', )
@@ -350,8 +351,7 @@ def _add_hypothesis_keypoints(pred) -> None:
 @torch.no_grad()
 def inference_blurhand(model: nn.Module,
                        img: ImageType,
-                       bboxes: Optional[Union[np.ndarray,
-                                              Sequence[Sequence[float]]]] = None,
+                       bboxes: Optional[BoxesType] = None,
                        hand_types: Optional[Union[str, Sequence[str]]] = None,
                        bbox_padding: float = DEFAULT_BBOX_PADDING) -> list:
     """Recover the hand-mesh sequence(s) of one blurry image.

@@ -77,6 +77,26 @@ def config_input_size(cfg: Config) -> Tuple[int, int]:
     return int(size[0]), int(size[1])
 
 
+def init_weights_quietly(module: nn.Module) -> nn.Module:
+    """``module.init_weights()`` without MMEngine's per-parameter INFO log.
+
+    Args:
+        module (nn.Module): A module with ``init_weights``.
+
+    Returns:
+        nn.Module: ``module``.
+    """
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel('WARNING')
+    try:
+        module.init_weights()
+    finally:
+        logger.setLevel(level)
+    return module
+
+
 def build_inference_model(cfg: Union[str, Config],
                           checkpoint: Optional[str] = None,
                           device: Union[str, torch.device] = 'cpu',
@@ -113,15 +133,7 @@ def build_inference_model(cfg: Union[str, Config],
     model = MODELS.build(model_cfg)
     if checkpoint is None:
         if init_weights:
-            # MMEngine logs every parameter's initialiser at INFO level.
-            from mmengine.logging import MMLogger
-            logger = MMLogger.get_current_instance()
-            level = logger.level
-            logger.setLevel('WARNING')
-            try:
-                model.init_weights()
-            finally:
-                logger.setLevel(level)
+            init_weights_quietly(model)
     else:
         from mmengine.runner.checkpoint import load_checkpoint
         load_checkpoint(model, checkpoint, map_location='cpu', strict=True)

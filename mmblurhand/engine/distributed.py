@@ -1,5 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Distributed settings that adapt to the machine."""
+import logging
+
 import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
@@ -33,8 +35,9 @@ def init_cpu_distributed(cfg: Config) -> bool:
     ``device_ids=[LOCAL_RANK]`` to DDP, which DDP refuses for a CPU model.
     Without a GPU and with ``--launcher pytorch`` (``tools/dist_train.sh``,
     torchrun's environment variables) this function initialises the gloo
-    process group itself (so the Runner skips ``init_dist``) and wraps the
-    model with :class:`CPUCompatibleDistributedDataParallel`. It does
+    process group itself (so the Runner skips ``init_dist``), wraps the
+    model with :class:`CPUCompatibleDistributedDataParallel` and drops
+    ``sync_bn`` (torch's SyncBatchNorm needs GPUs) with a warning. It does
     nothing with a GPU or without a launcher.
 
     Args:
@@ -55,6 +58,14 @@ def init_cpu_distributed(cfg: Config) -> bool:
             f'--launcher {launcher} needs GPUs; without a GPU run distributed '
             'jobs with `--launcher pytorch` (tools/dist_train.sh, '
             'tools/dist_test.sh).')
+    if cfg.get('sync_bn') is not None:
+        # torch's SyncBatchNorm refuses CPU tensors in distributed training
+        print_log(
+            f'sync_bn={cfg.sync_bn!r} ignored: SyncBatchNorm needs GPUs; '
+            'this CPU run keeps per-process BatchNorm statistics.',
+            logger='current',
+            level=logging.WARNING)
+        cfg.sync_bn = None
     wrapper = dict(cfg.get('model_wrapper_cfg') or {})
     wrapper_type = wrapper.get('type', 'MMDistributedDataParallel')
     if wrapper_type in ('MMDistributedDataParallel',

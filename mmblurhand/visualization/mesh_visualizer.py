@@ -13,7 +13,7 @@ same for left (mirrored back) and right hands, and matches the network's
 near-orthographic virtual camera (5000 px focal on a 256 px crop) to well
 under a pixel.
 """
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np

@@ -76,12 +76,23 @@ def test_folder_and_video(demo, demo_checkpoint, tmp_path, capsys):
     _write_image(folder / 'b.jpg', 2)
     (folder / 'broken.png').write_bytes(b'not an image')
     out = tmp_path / 'out'
-    code, _, err = _run(demo, capsys, config, ckpt, folder, '--out-dir', out)
+    boxes = tmp_path / 'boxes.json'
+    boxes.write_text(json.dumps({
+        'b.jpg': [dict(bbox=[0, 0, 60, 60], hand_type='left'),
+                  dict(bbox=[60, 30, 120, 90], hand_type='right')]}))
+    code, _, err = _run(demo, capsys, config, ckpt, folder, '--out-dir', out,
+                        '--bbox-file', boxes, '--bbox-padding', 1)
     assert code == 0
     assert 'skipped unreadable image' in err and 'broken.png' in err
+    assert 'images: 100%' in err  # the progress bar
     names = os.listdir(out)
     assert {'a.json', 'b.json', 'a_overlay.png', 'b_hypotheses.png'} <= set(
         names)
+    listed = json.load(open(out / 'b.json'))['hands']
+    assert [h['hand_type'] for h in listed] == ['left', 'right']
+    assert listed[1]['bbox'] == [60, 30, 120, 90]
+    assert json.load(open(out / 'a.json'))['hands'][0]['bbox'] == [
+        0, 0, 128, 96]
     # whole-image crop, OBJ by default, readable vertices in metres
     vertices = load_obj_vertices(str(out / 'meshes' / 'a_hand0_middle.obj'))
     assert vertices.shape == (778, 3) and np.abs(vertices).max() < 1.0
@@ -122,6 +133,8 @@ def test_bad_inputs_give_one_line_errors(demo, demo_checkpoint, tmp_path,
          'error: input "' + str(tmp_path / 'nothing') + '" does not exist'),
         ((config, ckpt, image, '--bbox', 10, 10, 5, 50),
          'error: --bbox 10 10 5 50 is not X1 Y1 X2 Y2'),
+        ((config, ckpt, image, '--bbox-file', junk),
+         f'error: --bbox-file "{junk}" is not valid JSON'),
         ((config, ckpt, image, '--bbox', 500, 500, 600, 600),
          'error: ok: bbox 0 = [500.0, 500.0, 600.0, 600.0] lies outside the '
          '128x96 image'),

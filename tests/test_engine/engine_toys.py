@@ -231,9 +231,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def last_val_metrics(work_dir: str) -> dict:
+def last_val_metrics(work_dir: str, key: str = 'mse') -> dict:
     """The metrics of the last validation logged under ``work_dir`` (the
-    newest run's ``vis_data/scalars.json``)."""
+    newest run's ``vis_data/scalars.json``), found by one metric ``key``."""
     runs = sorted(
         d for d in os.listdir(work_dir)
         if osp.isfile(osp.join(work_dir, d, 'vis_data', 'scalars.json')))
@@ -243,7 +243,7 @@ def last_val_metrics(work_dir: str) -> dict:
                        'scalars.json')) as f:
         for line in f:
             record = json.loads(line)
-            if any(k in record for k in ('mse', 'EngineToyMetric/mse')):
+            if key in record:
                 last = record
     assert last is not None, f'no validation logged under {work_dir}'
     return last
@@ -261,8 +261,9 @@ def tiny_blurhandnet_config_text(data_root: str,
                                  ckpt_interval: int = 2,
                                  extra: str = '') -> str:
     """The synthetic BlurHandNet config of the repository, shrunk for CPU
-    tests: 64x64 input, 8^3 heatmaps, 32-d features, one KTFormer block,
-    no data workers, iteration checkpoints, validation every epoch."""
+    tests: 64x64 input, ResNet-18 with 16 base channels, 8^3 heatmaps, 32-d
+    features, one KTFormer block, no data workers, iteration checkpoints,
+    validation every epoch."""
     return f'''
 _base_ = [{SYNTHETIC_CFG!r}]
 custom_imports = dict(
@@ -271,12 +272,14 @@ data_root = {data_root!r}
 input_size = (64, 64)
 heatmap_size = 8
 model = dict(
-    neck=dict(deconv_channels=(32, 16), conv_channels=(32, 32),
-              heatmap_depth=heatmap_size),
+    backbone=dict(stem_channels=16, base_channels=16),
+    neck=dict(in_channels=(32, 64, 128), deconv_channels=(32, 16),
+              conv_channels=(32, 32), heatmap_depth=heatmap_size),
     head=dict(
         ktformer=dict(in_channels=32, embed_dims=32, num_blocks=1,
                       num_heads=2),
-        regressor=dict(in_channels=32, camera_cfg=dict(input_size=input_size)),
+        regressor=dict(in_channels=32, global_channels=128,
+                       camera_cfg=dict(input_size=input_size)),
         loss_joint_img=dict(loss_weight=0.25 * heatmap_size),
         loss_joint_proj=dict(loss_weight=0.0625 * heatmap_size)))
 target_cfg = dict(

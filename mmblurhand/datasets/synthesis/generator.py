@@ -497,7 +497,10 @@ def synthesize_blurhand(out_dir: str,
             if bar is not None:
                 bar.update(1)
     else:
-        context = mp.get_context('spawn')
+        # fork starts workers instantly (spawn re-imports torch and
+        # mmblurhand in each); the parent holds no GL context to inherit.
+        context = mp.get_context(
+            'fork' if 'fork' in mp.get_all_start_methods() else 'spawn')
         with context.Pool(workers, initializer=_worker_init) as pool:
             for record in pool.imap(_worker, tasks, chunksize=2):
                 records.append(record)

@@ -157,6 +157,12 @@ class HandSkeleton:
     thumb_port_size: Tuple[float, float] = (0.4, 0.7)
     thumb_port_blend: int = 2
     knuckle_drop: float = 0.004
+    # The thenar eminence: an ellipsoid along the thumb metacarpal, blended
+    # into the palm.
+    thenar_radii: Tuple[float, float, float] = (0.026, 0.017, 0.012)
+    thenar_blend: float = 0.008
+    # Laplacian relaxation steps after projecting onto the surface.
+    relax_iterations: int = 8
     # Blend radius (m) of each digit into the palm: the first web space
     # between thumb and index is a broad fold, the others are narrow.
     web_blend: Dict[str, float] = field(default_factory=lambda: {
@@ -198,21 +204,22 @@ class _MeshBuilder:
         Both chains run the same way round; the outward side is the one for
         which ``(lower[i], lower[i+1], upper[j])`` is counter-clockwise,
         i.e. ``lower`` is proximal and runs in the ring's increasing-angle
-        direction. Chains advance by normalised arc length.
+        direction. Each step adds the triangle whose new edge across the
+        strip is the shorter one.
         """
         pts = np.asarray(self.points)
-
-        def arclength(chain):
-            seg = np.linalg.norm(np.diff(pts[chain], axis=0), axis=1)
-            cum = np.concatenate([[0.0], np.cumsum(seg)])
-            return cum / max(cum[-1], 1e-12)
-
-        ta, tb = arclength(lower), arclength(upper)
         i = j = 0
         while i < len(lower) - 1 or j < len(upper) - 1:
-            advance_lower = j == len(upper) - 1 or (
-                i < len(lower) - 1
-                and (ta[i + 1] + ta[i]) <= (tb[j + 1] + tb[j]))
+            if j == len(upper) - 1:
+                advance_lower = True
+            elif i == len(lower) - 1:
+                advance_lower = False
+            else:
+                across_lower = np.linalg.norm(pts[lower[i + 1]] -
+                                              pts[upper[j]])
+                across_upper = np.linalg.norm(pts[lower[i]] -
+                                              pts[upper[j + 1]])
+                advance_lower = across_lower <= across_upper
             if advance_lower:
                 self.faces.append((lower[i], lower[i + 1], upper[j]))
                 i += 1
@@ -429,7 +436,7 @@ def _build_topology(skel: HandSkeleton, num_vertices: int):
     rings = digit_rings['thumb']
     port = _thumb_port(skel, below_u[-1], above_u[0], thumb.ring_size)
     blend = skel.thumb_port_blend
-    for k in range(blend + 1):
+    for k in range(blend + 1 if blend >= 0 else 0):
         t = k / (blend + 1)
         for i, p in zip(rings[k], port):
             mesh.points[i] = (1 - t) * p + t * mesh.points[i]
@@ -565,8 +572,8 @@ def _hand_sdf(skel: HandSkeleton):
         palm = -_smin(-section, -top, 0.010)
         palm = _smin(
             palm,
-            _ellipsoid(p, thenar_center, thenar_axes, t([0.026, 0.017,
-                                                         0.012])), 0.008)
+            _ellipsoid(p, thenar_center, thenar_axes,
+                       t(skel.thenar_radii)), skel.thenar_blend)
         palm = _smin(
             palm,
             _ellipsoid(p, hypothenar_center, t(np.eye(3)),
@@ -1092,7 +1099,7 @@ def _build(skel, num_vertices, tip_vertex_ids, pad_vertex_ids, num_betas):
     # The wrist opening stays a planar ring (relaxing it would pull it
     # towards the palm).
     movable[topo['palm_rings'][0]] = False
-    points = _relax(points, faces, sdf, movable)
+    points = _relax(points, faces, sdf, movable, iterations=skel.relax_iterations)
 
     num_joints = len(MANO16_JOINT_NAMES)
     joints = _design_joints(skel)

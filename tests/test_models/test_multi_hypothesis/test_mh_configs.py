@@ -1,0 +1,111 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""The configs: paper sizes, and two-stage training on synthetic data."""
+import math
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from mmblurhand.registry import MODELS
+from mmblurhand.utils import register_all_modules
+
+register_all_modules()
+
+CONFIG_DIR = osp.join(
+    osp.dirname(__file__), '..', '..', '..', 'configs', 'mh_blurhandnet')
+PAPER_SEL = 'mh-sel_r50_2xb24-30e_blurhand-256x256.py'
+SMALL_GEN = 'mh-gen_r18_1xb16-10e_blurhand-synthetic-128x128.py'
+SMALL_SEL = 'mh-sel_r18_1xb16-10e_blurhand-synthetic-128x128.py'
+
+
+def count(module, trainable_only=True):
+    return sum(p.numel() for p in module.parameters()
+               if p.requires_grad or not trainable_only)
+
+
+def test_paper_configs_build_at_the_official_sizes():
+    # Building the selector builds the generator config too (its `generator`
+    # is the generator config's model), so one build checks both.
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, PAPER_SEL))
+    cfg.model.backbone.init_cfg = None
+    cfg.model.generator.backbone.init_cfg = None
+    model = MODELS.build(cfg.model)
+    assert model.generator.head.num_hypotheses == 16
+    assert model.generator.head.transformer.layout == 'independent'
+    generator = count(model.generator, trainable_only=False) - count(
+        model.generator.head.regressor.mano, trainable_only=False)
+    assert abs(generator / 157_250_814 - 1) < 0.01, generator
+    # Trainable = the selector's own modules; the generator is frozen.
+    selector = count(model)
+    assert abs(selector / 173_595_777 - 1) < 0.02, selector
+    assert count(model.head) == 30_092_290
+    assert cfg.model.generator_checkpoint.startswith(
+        'work_dirs/mh-gen_r50_2xb24-30e_blurhand-256x256/')
+
+
+@pytest.fixture(scope='module')
+def synthetic_root(tmp_path_factory):
+    from mmblurhand.datasets.synthesis import (SynthesisConfig,
+                                               synthesize_blurhand)
+    root = str(tmp_path_factory.mktemp('mh_synthetic'))
+    synthesize_blurhand(
+        root,
+        num_train=3,
+        num_test=2,
+        seed=1,
+        workers=1,
+        cfg=SynthesisConfig(image_size=128, interacting_prob=0.),
+        progress=False)
+    return root
+
+
+def small_cfg(name, data_root, work_dir):
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
+    cfg.work_dir = work_dir
+    cfg.train_cfg = dict(by_epoch=True, max_epochs=1, val_interval=1)
+    cfg.default_hooks.logger.interval = 1
+    cfg.default_hooks.checkpoint.interval = 1
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg[key]
+        loader.dataset.data_root = data_root
+        loader.batch_size = 2
+        loader.num_workers = 0
+        loader.persistent_workers = False
+    cfg.train_dataloader.drop_last = False
+    return cfg
+
+
+def test_two_stage_training_on_synthetic_data(synthetic_root, tmp_path):
+    gen_cfg = small_cfg(SMALL_GEN, synthetic_root, str(tmp_path / 'gen'))
+    runner = Runner.from_cfg(gen_cfg)
+    runner.train()
+    gen_metrics = runner.val_loop.run()
+    for key in ('MPJPE_oracle-step_middle', 'MPJPE_oracle-seq_past',
+                'MPJPE_top1_future', 'MPJPE_top4_middle', 'PJD_middle',
+                'MPVPE_top1_middle', 'hit_rate'):
+        assert math.isfinite(gen_metrics[key]), key
+    assert gen_metrics['MPJPE_oracle-step_middle'] <= \
+        gen_metrics['MPJPE_top1_middle']
+    checkpoint = str(tmp_path / 'gen' / 'epoch_1.pth')
+    assert osp.isfile(checkpoint)
+
+    sel_cfg = small_cfg(SMALL_SEL, synthetic_root, str(tmp_path / 'sel'))
+    sel_cfg.model.generator_checkpoint = checkpoint
+    runner = Runner.from_cfg(sel_cfg)
+    runner.train()
+    model = runner.model
+    # The generator stayed frozen and its BatchNorm statistics unchanged.
+    trained = torch.load(checkpoint, map_location='cpu',
+                         weights_only=False)['state_dict']
+    for key, value in model.generator.state_dict().items():
+        if key in trained:
+            assert torch.equal(value.cpu(), trained[key]), key
+    sel_metrics = runner.test()
+    assert 0.0 <= sel_metrics['hit_rate'] <= 1.0
+    for key in ('MPJPE_top1_middle', 'MPJPE_agg_middle', 'MPVPE_agg_middle'):
+        assert math.isfinite(sel_metrics[key]), key
+    # Same generator and data: the oracle does not depend on the selector.
+    assert sel_metrics['MPJPE_oracle-seq_middle'] == pytest.approx(
+        gen_metrics['MPJPE_oracle-seq_middle'], rel=1e-4)
