@@ -113,8 +113,8 @@ def merge_args(cfg, args):
 
     from mmblurhand.engine.distributed import use_gloo_without_gpu
     use_gloo_without_gpu(cfg)
-    from mmblurhand.engine.resumable_train_loop import reconcile_by_epoch
-    reconcile_by_epoch(cfg)
+    from mmblurhand.engine.resumable_train_loop import select_train_loop
+    select_train_loop(cfg)
     return cfg
 
 

@@ -40,10 +40,10 @@ load_from = None
 resume = False
 backend_args = dict(backend='local')
 
-# Epoch-based loop that resumes exactly (same batches and random draws as an
-# uninterrupted run), even from a mid-epoch `iter_N.pth`. Child configs set
-# `max_epochs` / `val_interval` here; `by_epoch=True` is implied.
-train_cfg = dict(type='ResumableEpochBasedTrainLoop')
+# tools/train.py trains epoch-based configs with ResumableEpochBasedTrainLoop,
+# which resumes exactly (same batches and random draws as an uninterrupted
+# run), even from a mid-epoch `iter_N.pth` (see docs/train_test.md).
+train_cfg = dict(by_epoch=True)
 val_cfg = dict()
 test_cfg = dict()
 

@@ -258,34 +258,29 @@ def seed_all_generators(seed: int, step: int) -> None:
     torch.manual_seed(int(words[2]) << 31 | int(words[3]) >> 1)
 
 
-def reconcile_by_epoch(cfg) -> None:
-    """Let a config that inherits ``train_cfg.type`` still say ``by_epoch``.
+def select_train_loop(cfg) -> None:
+    """Train epoch-based configs with :class:`ResumableEpochBasedTrainLoop`.
 
-    ``configs/_base_/default_runtime.py`` sets
-    ``train_cfg.type='ResumableEpochBasedTrainLoop'``; MMEngine refuses a
-    ``train_cfg`` holding both ``type`` and ``by_epoch``. A child config
-    written the MMPose way (``train_cfg = dict(by_epoch=True, ...)``) means
-    the epoch-based loop: ``by_epoch`` is dropped. ``by_epoch=False`` means
-    iteration-based training: ``type`` is dropped so MMEngine builds its
-    ``IterBasedTrainLoop``. Any other ``type`` is left alone.
+    ``tools/train.py`` calls it on every config. MMEngine refuses a
+    ``train_cfg`` holding both ``type`` and ``by_epoch``, and configs
+    (``configs/_base_/default_runtime.py`` and MMPose-style children) write
+    ``by_epoch``. The rule:
+
+    - no ``type``, ``by_epoch=True``: ``type='ResumableEpochBasedTrainLoop'``
+      replaces ``by_epoch`` (exact mid-epoch resume);
+    - no ``type``, ``by_epoch=False``: unchanged (MMEngine's
+      ``IterBasedTrainLoop``);
+    - a ``type`` (e.g. ``--cfg-options train_cfg.type=EpochBasedTrainLoop``
+      to opt out): the type decides, ``by_epoch`` is dropped.
 
     Args:
         cfg (Config): The full config; ``cfg.train_cfg`` is changed in place.
     """
     train_cfg = cfg.get('train_cfg')
-    if not train_cfg or 'type' not in train_cfg or \
-            'by_epoch' not in train_cfg:
+    if not train_cfg:
         return
-    loop_type = train_cfg['type']
-    name = loop_type if isinstance(loop_type, str) else getattr(
-        loop_type, '__name__', '')
-    if name.split('.')[-1] != ResumableEpochBasedTrainLoop.__name__:
-        return
-    if train_cfg['by_epoch']:
+    if 'type' in train_cfg:
+        train_cfg.pop('by_epoch', None)
+    elif train_cfg.get('by_epoch', False):
         train_cfg.pop('by_epoch')
-    else:
-        train_cfg.pop('by_epoch')
-        train_cfg.pop('type')
-        train_cfg['by_epoch'] = False
-        for key in ('skip_mode', 'reseed_every_iter'):
-            train_cfg.pop(key, None)
+        train_cfg['type'] = ResumableEpochBasedTrainLoop.__name__

@@ -18,15 +18,19 @@ from mmblurhand.utils import load_from_local
 TOOLS = osp.join(REPO_ROOT, 'tools')
 
 
-def _run(cmd):
-    proc = subprocess.run(
+def _start(cmd):
+    return subprocess.Popen(
         cmd,
         env=tool_env(PYTHON=sys.executable, PORT=free_port()),
-        capture_output=True,
-        text=True,
-        timeout=600)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return proc.stdout + proc.stderr
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True)
+
+
+def _finish(proc):
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out[-4000:]
+    return out
 
 
 @pytest.fixture(scope='module')
@@ -41,12 +45,13 @@ def dist_run(tmp_path_factory, synthetic_blurhand):
             extra="sync_bn = 'torch'\n"
             "default_hooks['checkpoint']['save_best'] = None"))
     work_dir = tmp_path / 'work'
-    log = _run([
-        'bash',
-        osp.join(TOOLS, 'dist_train.sh'),
-        str(config), '2', '--work-dir',
-        str(work_dir)
-    ])
+    log = _finish(
+        _start([
+            'bash',
+            osp.join(TOOLS, 'dist_train.sh'),
+            str(config), '2', '--work-dir',
+            str(work_dir)
+        ]))
     return config, work_dir, log
 
 
@@ -81,20 +86,23 @@ def test_two_rank_evaluation_equals_one_rank(dist_run, tmp_path):
     config, work_dir, _ = dist_run
     ckpt = str(work_dir / 'iter_4.pth')
     one, two = tmp_path / 'one.json', tmp_path / 'two.json'
-    _run([
+    # 1 process (tools/test.py) and 2 processes side by side
+    single = _start([
         sys.executable,
         osp.join(TOOLS, 'test.py'),
         str(config), ckpt, '--work-dir',
         str(tmp_path / 'w1'), '--out',
         str(one)
     ])
-    log = _run([
-        'bash',
-        osp.join(TOOLS, 'dist_test.sh'),
-        str(config), ckpt, '2', '--work-dir',
-        str(tmp_path / 'w2'), '--out',
-        str(two)
-    ])
+    log = _finish(
+        _start([
+            'bash',
+            osp.join(TOOLS, 'dist_test.sh'),
+            str(config), ckpt, '2', '--work-dir',
+            str(tmp_path / 'w2'), '--out',
+            str(two)
+        ]))
+    _finish(single)
     assert 'nccl -> gloo' in log
     with open(one) as f:
         metrics_1 = json.load(f)

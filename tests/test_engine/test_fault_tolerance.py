@@ -19,18 +19,22 @@ from mmblurhand.utils import load_from_local
 TRAIN = osp.join(REPO_ROOT, 'tools', 'train.py')
 
 
-def _train(config, work_dir, *args, **env):
-    return subprocess.run(
+def _start(config, work_dir, *args, **env):
+    """Start ``tools/train.py`` in a subprocess."""
+    return subprocess.Popen(
         [sys.executable, TRAIN, config, '--work-dir',
          str(work_dir), *args],
         env=tool_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=600)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True)
 
 
-def _check(proc):
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+def _finish(proc, returncode=0):
+    """Wait for ``proc``; check its exit code; return its output."""
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == returncode, out[-4000:]
+    return out
 
 
 def _metrics(work_dir):
@@ -50,19 +54,18 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(
     config.write_text(tiny_blurhandnet_config_text(synthetic_blurhand))
     ref_dir, run_dir = tmp_path / 'uninterrupted', tmp_path / 'faulty'
 
-    _check(_train(str(config), ref_dir))
-
-    # SIGKILL at the start of iteration 7 (epoch 2, batch 3): the last
-    # checkpoint is iter_6, iteration 7 was loaded but not trained
-    killed = _train(str(config), run_dir, **{KILL_ENV: 7})
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    # the uninterrupted run and the run that is SIGKILLed at the start of
+    # iteration 7 (epoch 2, batch 3; the last checkpoint is iter_6) run
+    # side by side
+    reference = _start(str(config), ref_dir)
+    killed = _start(str(config), run_dir, **{KILL_ENV: 7})
+    _finish(killed, returncode=-signal.SIGKILL)
     assert not osp.exists(run_dir / 'iter_8.pth')
     with open(run_dir / 'last_checkpoint') as f:
         assert f.read() == str(run_dir / 'iter_6.pth')
 
-    resumed = _train(str(config), run_dir, '--resume')
-    _check(resumed)
-    log = resumed.stdout + resumed.stderr
+    log = _finish(_start(str(config), run_dir, '--resume'))
+    _finish(reference)
     assert 'resumed epoch: 1, iter: 6' in log
     assert 'Resuming epoch 2 at batch 3 of 4 (iteration 7)' in log
     with open(run_dir / 'rank_0.json') as f:

@@ -1,7 +1,8 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""ResumableEpochBasedTrainLoop: an interrupted run resumed mid-epoch ends
-exactly like an uninterrupted one (in-process; the SIGKILL version through
-tools/train.py is in test_fault_tolerance.py)."""
+"""ResumableEpochBasedTrainLoop in-process on a toy model: replaying data
+with workers, the MMEngine control, refused resumes, seeds. The SIGKILL
+resume through tools/train.py on the synthetic config is in
+test_fault_tolerance.py."""
 import itertools
 import os.path as osp
 
@@ -14,7 +15,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import EpochBasedTrainLoop, Runner
 
 from mmblurhand.engine.resumable_train_loop import (
-    ResumableEpochBasedTrainLoop, reconcile_by_epoch, seed_all_generators)
+    ResumableEpochBasedTrainLoop, seed_all_generators, select_train_loop)
 from mmblurhand.registry import HOOKS
 from mmblurhand.utils import load_from_local, register_all_modules
 
@@ -49,6 +50,7 @@ def _cfg(tmp_path, work_dir, num_workers=0, **overrides):
     cfg.train_dataloader.num_workers = num_workers
     cfg.default_hooks.logger.interval = 50
     cfg.merge_from_dict(overrides)
+    select_train_loop(cfg)  # as tools/train.py does
     return cfg
 
 
@@ -67,26 +69,6 @@ def _assert_same_state(a, b):
     assert a[0] == b[0] and a[1] == b[1]
     for key in a[2]:
         assert torch.equal(a[2][key], b[2][key]), key
-
-
-def test_mid_epoch_resume_matches_uninterrupted_run(tmp_path):
-    ref = _train(_cfg(tmp_path, tmp_path / 'ref'))
-    assert isinstance(ref.train_loop, ResumableEpochBasedTrainLoop)
-    expected = _final_state(tmp_path / 'ref')
-    assert expected[0] == 15  # 3 epochs x 5 iterations
-
-    # crash during iteration 8 (epoch 2, batch 3); last checkpoint: iter 6
-    crashed = _cfg(tmp_path, tmp_path / 'run')
-    crashed.custom_hooks = [dict(type='_CrashAtIterHook', at=8)]
-    with pytest.raises(_Crash):
-        _train(crashed)
-    with open(tmp_path / 'run' / 'last_checkpoint') as f:
-        assert f.read().endswith('iter_6.pth')
-
-    # auto: the sampler starts at batch 2 of epoch 2, no data is reloaded
-    resumed = _train(_cfg(tmp_path, tmp_path / 'run', resume=True))
-    assert resumed.iter == 15 and resumed.epoch == 3
-    _assert_same_state(_final_state(tmp_path / 'run'), expected)
 
 
 def test_resume_with_workers_replays_data_exactly(tmp_path):
@@ -158,17 +140,14 @@ def test_seed_all_generators_depends_on_seed_and_step_only():
     assert (np.random.rand(), torch.rand(1).item()) != a
 
 
-@pytest.mark.parametrize('by_epoch, expected', [
-    (True, dict(type='ResumableEpochBasedTrainLoop', max_epochs=2)),
-    (False, dict(by_epoch=False, max_epochs=2)),
+@pytest.mark.parametrize('train_cfg, expected', [
+    (dict(by_epoch=True, max_epochs=2),
+     dict(type='ResumableEpochBasedTrainLoop', max_epochs=2)),
+    (dict(by_epoch=False, max_iters=9), dict(by_epoch=False, max_iters=9)),
+    (dict(type='EpochBasedTrainLoop', by_epoch=True, max_epochs=2),
+     dict(type='EpochBasedTrainLoop', max_epochs=2)),
 ])
-def test_reconcile_by_epoch(by_epoch, expected):
-    cfg = Config(
-        dict(train_cfg=dict(
-            type='ResumableEpochBasedTrainLoop', by_epoch=by_epoch,
-            max_epochs=2)))
-    reconcile_by_epoch(cfg)
+def test_select_train_loop(train_cfg, expected):
+    cfg = Config(dict(train_cfg=train_cfg))
+    select_train_loop(cfg)
     assert cfg.train_cfg == expected
-    other = Config(dict(train_cfg=dict(type='X', by_epoch=True)))
-    reconcile_by_epoch(other)
-    assert other.train_cfg == dict(type='X', by_epoch=True)

@@ -106,7 +106,7 @@ class HandSkeleton:
             directions=((0.60, 0.74, -0.30), (0.78, 0.56, -0.28),
                         (0.86, 0.44, -0.25)),
             lengths=(0.042, 0.032, 0.027),
-            radii=(0.0125, 0.0108, 0.0098, 0.0088),
+            radii=(0.016, 0.0115, 0.0098, 0.0088),
             twist=(-0.35, -1.0), web=0.45, num_rings=8),
         'index': FingerSpec(
             base=(0.086, 0.024, 0.0),
@@ -149,25 +149,19 @@ class HandSkeleton:
                                (0.022, 32))
     palm_rings_above: Tuple = ((0.036, 34), (0.046, 38), (0.056, 42),
                                (0.065, 44))
-    # The thumb leaves the palm through a port on the palm's radial face
-    # between the last lower and the first upper ring: its first ring is a
-    # loop on that face with these half extents (fractions of the gap
-    # between the rings, of the palm's half thickness); the next
-    # ``thumb_port_blend`` rings morph from the port to the thumb.
-    thumb_port_size: Tuple[float, float] = (0.4, 0.7)
-    thumb_port_blend: int = 2
+    # How far the knuckle ring lies below the finger joints.
     knuckle_drop: float = 0.004
     # The thenar eminence: an ellipsoid along the thumb metacarpal, blended
     # into the palm.
-    thenar_radii: Tuple[float, float, float] = (0.026, 0.017, 0.012)
+    thenar_radii: Tuple[float, float, float] = (0.015, 0.010, 0.008)
     thenar_blend: float = 0.008
     # Laplacian relaxation steps after projecting onto the surface.
     relax_iterations: int = 8
     # Blend radius (m) of each digit into the palm: the first web space
     # between thumb and index is a broad fold, the others are narrow.
     web_blend: Dict[str, float] = field(default_factory=lambda: {
-        'thumb': 0.014, 'index': 0.005, 'middle': 0.005, 'ring': 0.005,
-        'pinky': 0.005})
+        'thumb': 0.014, 'index': 0.008, 'middle': 0.008, 'ring': 0.008,
+        'pinky': 0.008})
 
 
 def finger_joint_positions(spec: FingerSpec) -> np.ndarray:
@@ -278,20 +272,6 @@ def _superellipse_ring(skel, u, size):
     return np.stack([np.full(size, u), v, n], axis=1)
 
 
-def _thumb_port(skel: HandSkeleton, u_below: float, u_above: float,
-                size: int) -> np.ndarray:
-    """The loop where the thumb leaves the palm, on the palm's radial face
-    between two palm rings: vertex 0 towards the wrist, then over the back
-    of the hand (so that ``e1 x e2`` points out of the palm)."""
-    u = (u_below + u_above) / 2
-    cv, cn, w, h = _palm_section(skel, u)
-    half_u = skel.thumb_port_size[0] * (u_above - u_below)
-    half_n = skel.thumb_port_size[1] * h
-    center = np.array([u, cv + w, cn])
-    return _ring_points(center, [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0], half_u,
-                        half_n, size)
-
-
 def _digit_frames(spec: FingerSpec, axial: np.ndarray):
     """Centre, axis, and ring frame (e1 radial-ish, e2 nail side) per
     axial station of a digit (arc length from its base joint)."""
@@ -342,18 +322,28 @@ def _ring_stations(spec: FingerSpec, start: float, end: float):
 
 
 def _add_ring_under(mesh: _MeshBuilder, children: Sequence[np.ndarray],
-                    place) -> np.ndarray:
+                    place, web_gap: float = 0.004) -> np.ndarray:
     """Add the ring that :meth:`_MeshBuilder.junction` joins to
     ``children`` with one vertex per child-chain vertex, so the junction is
     a band of quads. ``place(index, point)`` positions the vertex under the
-    child vertex ``index``."""
+    child vertex ``index``; the two copies under a web edge are
+    ``web_gap`` metres apart."""
     dorsal = np.concatenate([c[:len(c) // 2 + 1] for c in children])
     palmar = np.concatenate(
         [np.append(c[len(c) // 2:], c[0]) for c in children[::-1]])
     above = np.concatenate([dorsal, palmar[1:-1]])
     points = np.asarray(mesh.points)
-    return mesh.add(
-        np.stack([place(int(i), points[i]) for i in above]), -1, 0.)
+    placed = np.stack([place(int(i), points[i]) for i in above])
+    # A web vertex is under two ring vertices (one on each side of the
+    # hand): move the back-of-hand copy up and the palm copy down so that
+    # they do not coincide.
+    side = np.concatenate([np.ones(len(dorsal)), -np.ones(len(palmar) - 2)])
+    count = {}
+    for i in above:
+        count[int(i)] = count.get(int(i), 0) + 1
+    twice = np.array([count[int(i)] > 1 for i in above])
+    placed[twice, 2] += side[twice] * web_gap / 2
+    return mesh.add(placed, -1, 0.)
 
 
 def _solve_ring_sizes(below_w, above_w, budget: int, wrist: int):
@@ -381,7 +371,39 @@ def _solve_ring_sizes(below_w, above_w, budget: int, wrist: int):
     return sizes[:len(below_w)], sizes[len(below_w):]
 
 
-def _build_topology(skel: HandSkeleton, num_vertices: int):
+def _section_ring(sdf, skel: HandSkeleton, u: float, size: int,
+                  samples: int = 720) -> np.ndarray:
+    """Ring of the hand's cross-section at ``u`` (thenar and hypothenar
+    included), evenly spaced by arc length, vertex 0 at the radial extreme
+    and then over the back of the hand.
+
+    Rays from the palm section's centre find the first surface crossing.
+    """
+    cv, cn, _, _ = _palm_section(skel, u)
+    angles = 2 * np.pi * np.arange(samples) / samples
+    dirs = np.stack([np.zeros(samples), np.cos(angles), np.sin(angles)], 1)
+    center = np.array([u, cv, cn])
+    steps = np.linspace(0.0, 0.09, 181)
+    pts = center[None, None] + steps[None, :, None] * dirs[:, None]
+    with torch.no_grad():
+        values = sdf(torch.as_tensor(pts.reshape(-1, 3))).numpy()
+    values = values.reshape(samples, len(steps))
+    first = np.argmax(values > 0, axis=1)  # first outside sample
+    t0, t1 = steps[first - 1], steps[first]
+    v0 = values[np.arange(samples), first - 1]
+    v1 = values[np.arange(samples), first]
+    radius = t0 + (t1 - t0) * v0 / (v0 - v1)
+    contour = center[None] + radius[:, None] * dirs
+    seg = np.linalg.norm(np.diff(np.vstack([contour, contour[:1]]), axis=0),
+                         axis=1)
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    targets = np.arange(size) * cum[-1] / size
+    closed = np.vstack([contour, contour[:1]])
+    return np.stack(
+        [np.interp(targets, cum, closed[:, k]) for k in range(3)], 1)
+
+
+def _build_topology(skel: HandSkeleton, num_vertices: int, sdf):
     """Vertices (initial positions), labels and faces of the hand surface."""
     mesh = _MeshBuilder()
     digits = {n: s for n, s in skel.fingers.items() if n != 'thumb'}
@@ -399,7 +421,7 @@ def _build_topology(skel: HandSkeleton, num_vertices: int):
                                                  skel.wrist_edges)
 
     below = [
-        mesh.add(_superellipse_ring(skel, u, n), -1, 0.)
+        mesh.add(_section_ring(sdf, skel, u, n), -1, 0.)
         for u, n in zip(below_u, below_sizes)
     ]
     above = [
@@ -432,15 +454,6 @@ def _build_topology(skel: HandSkeleton, num_vertices: int):
         digit_apex[name] = int(mesh.add(apex, part, total)[0])
         digit_rings[name] = rings
 
-    # The thumb's first rings morph from a port on the palm's radial face.
-    rings = digit_rings['thumb']
-    port = _thumb_port(skel, below_u[-1], above_u[0], thumb.ring_size)
-    blend = skel.thumb_port_blend
-    for k in range(blend + 1 if blend >= 0 else 0):
-        t = k / (blend + 1)
-        for i, p in zip(rings[k], port):
-            mesh.points[i] = (1 - t) * p + t * mesh.points[i]
-
     # The knuckle ring: under the four finger bases, on the knuckle line.
     bases = [digit_rings[f][0] for f in FINGERS[1:]]
     knuckle_u = np.array(
@@ -455,8 +468,8 @@ def _build_topology(skel: HandSkeleton, num_vertices: int):
 
     knuckle_ring = _add_ring_under(mesh, bases, under_knuckles)
 
-    # Wrist -> lower palm -> junction (thumb port, upper palm) -> upper
-    # palm -> knuckle ring -> junction (four fingers) -> finger tubes.
+    # Wrist -> lower palm -> junction (thumb, upper palm) -> upper palm ->
+    # knuckle ring -> junction (four fingers) -> finger tubes.
     for a, b in zip(below[:-1], below[1:]):
         mesh.zip_rings(a, b)
     mesh.junction(below[-1], [digit_rings['thumb'][0], above[0]])
@@ -1088,10 +1101,10 @@ def build_procedural_mano(
 
 def _build(skel, num_vertices, tip_vertex_ids, pad_vertex_ids, num_betas):
     """The body of :func:`build_procedural_mano`."""
-    topo = _build_topology(skel, num_vertices)
+    sdf = _hand_sdf(skel)
+    topo = _build_topology(skel, num_vertices, sdf)
     points, part, axial, faces = (topo['points'], topo['part'],
                                   topo['axial'], topo['faces'])
-    sdf = _hand_sdf(skel)
     apex = np.array([topo['apex'][f] for f in FINGERS])
     movable = np.ones(len(points), dtype=bool)
     movable[apex] = False
