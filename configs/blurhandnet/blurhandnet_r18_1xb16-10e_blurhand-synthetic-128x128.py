@@ -79,7 +79,8 @@ model = dict(
                 focal=(5000., 5000.),
                 camera_3d_size=0.4)),
         loss_joint_img=dict(
-            type='TemporalOrderInvariantLoss', loss_weight=0.25 * heatmap_size),
+            type='TemporalOrderInvariantLoss',
+            loss_weight=0.25 * heatmap_size),
         loss_joint_proj=dict(
             type='MaskedL1Loss', loss_weight=0.0625 * heatmap_size),
         loss_joint_cam=dict(type='MaskedL1Loss', loss_weight=10.),

@@ -2,7 +2,7 @@
 # BlurHand data, on top of the small generator
 # (mh-gen_r18_1xb16-10e_blurhand-synthetic-128x128.py, trained first): own
 # ResNet-18 and 2D Unfolder initialised from the generator, a 2-block / 4-head
-# 128-d score decoder, CCR loss (alpha 0.75, top-4 of 8 positive), AdamW
+# 64-d score decoder, CCR loss (alpha 0.75, top-4 of 8 positive), AdamW
 # 5e-4 with cosine decay, batch 16. The generator is frozen and in eval mode.
 #
 # The generator checkpoint is read from its work dir; override with
@@ -46,19 +46,19 @@ model = dict(
     neck={{_base_.model.neck}},
     head=dict(
         type='HypothesisScoreDecoder',
-        embed_dims=128,
+        embed_dims=64,
         num_heads=4,
         num_layers=2,
         mlp_ratio=4.,
         dropout=0.,
         pose_dims=48,
-        joint_in_channels=128,
+        joint_in_channels={{_base_.feat_channels}},
         context_in_channels=512,
         num_hypotheses=num_hypotheses,
         num_time_steps=3,
         num_joints=21,
-        num_groups=16,
-        head_hidden_dims=256),
+        num_groups=8,
+        head_hidden_dims=128),
     loss_rank=dict(type='CCRLoss', alpha=0.75, num_positive=num_select),
     loss_joint_img=dict(type='MaskedL1Loss', loss_weight=8., step_dim=None),
     test_cfg=dict(num_select=num_select, aggregate=False))

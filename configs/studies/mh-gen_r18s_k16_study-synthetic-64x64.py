@@ -7,7 +7,10 @@
 # 1600 training images. Losses, best-of-K per sequence, shared
 # shape/camera and the projective test-time ranking are the paper
 # setting. The K, embedding and selector studies inherit from this file.
-_base_ = ['../mh_blurhandnet/mh-gen_r18_1xb16-10e_blurhand-synthetic-128x128.py']
+_base_ = [
+    '../mh_blurhandnet/'
+    'mh-gen_r18_1xb16-10e_blurhand-synthetic-128x128.py'
+]
 
 input_size = (64, 64)
 num_hypotheses = 16

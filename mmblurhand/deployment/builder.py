@@ -141,7 +141,7 @@ def build_inference_model(cfg: Union[str, Config],
 
 
 def stage_functions(model: nn.Module,
-                    inputs: Tensor) -> 'OrderedDict[str, Callable[[], object]]':
+                    inputs: Tensor) -> Dict[str, Callable[[], object]]:
     """One closure per inference stage, each fed the previous stage's output.
 
     Stages (each run on ``inputs`` once here to get its successors' inputs,

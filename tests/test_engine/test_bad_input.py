@@ -25,7 +25,7 @@ from mmblurhand.engine.checkpoint_check import CheckpointMismatchError
 from mmblurhand.engine.resumable_train_loop import select_train_loop
 from mmblurhand.models.mano.mano_io import (MANO_KEYS, MANOModelError,
                                             load_procedural_mano)
-from mmblurhand.utils import register_all_modules
+from mmblurhand.utils import load_from_local, register_all_modules
 
 register_all_modules()
 _names = (f'bad_input_{i}' for i in itertools.count())
@@ -67,9 +67,33 @@ def trained(tmp_path_factory, synthetic_blurhand):
 
 
 def _resume_cfg(tmp_path, data_root, work_dir):
-    """Continue the trained run for a second epoch."""
+    """Continue the trained run for a second epoch, keeping every
+    checkpoint."""
     return _cfg(tmp_path, data_root, work_dir, resume=True,
-                train_cfg=dict(max_epochs=2))
+                train_cfg=dict(max_epochs=2),
+                default_hooks=dict(checkpoint=dict(max_keep_ckpts=-1)))
+
+
+def _copy_run(trained, tmp_path):
+    """A copy of the trained work dir (tests may add files to it)."""
+    work_dir = tmp_path / 'work'
+    shutil.copytree(trained[1], work_dir)
+    with open(work_dir / 'last_checkpoint', 'w') as f:
+        f.write(str(work_dir / 'iter_4.pth'))
+    return work_dir, _checkpoint_files(work_dir)
+
+
+def _assert_checkpoints_intact(work_dir, before):
+    """Every checkpoint written before is unchanged; every checkpoint
+    on disk loads; ``last_checkpoint`` names one of them."""
+    after = _checkpoint_files(work_dir)
+    assert {k: after.get(k) for k in before if k != 'last_checkpoint'} == \
+        {k: v for k, v in before.items() if k != 'last_checkpoint'}
+    for name in after:
+        if name.endswith('.pth'):
+            load_from_local(str(work_dir / name))
+    with open(work_dir / 'last_checkpoint') as f:
+        assert osp.basename(f.read()) in after
 
 
 @pytest.fixture(scope='module')
@@ -87,16 +111,17 @@ def corrupt_copy(trained, synthetic_blurhand):
     return str(root) + '/', image
 
 
-def test_corrupt_image_fails_with_its_name(trained, corrupt_copy):
-    tmp_path, work_dir, files = trained
+def test_corrupt_image_fails_with_its_name(trained, corrupt_copy,
+                                           tmp_path):
+    work_dir, files = _copy_run(trained, tmp_path)
     data_root, image = corrupt_copy
     runner = Runner.from_cfg(_resume_cfg(tmp_path, data_root, work_dir))
     with pytest.raises(IOError) as info:
-        runner.train()
+        runner.train()  # stops when the corrupt image's batch is loaded
     message = str(info.value)
     assert f'Image "{image}" exists but is corrupt or truncated' in message
     assert "on_corrupt='skip'" in message
-    assert _checkpoint_files(work_dir) == files
+    _assert_checkpoints_intact(work_dir, files)
 
 
 def test_corrupt_image_skipped_with_counted_warning(trained, corrupt_copy):
@@ -113,11 +138,11 @@ def test_corrupt_image_skipped_with_counted_warning(trained, corrupt_copy):
 
 
 def test_empty_dataset_directory(trained, tmp_path):
-    tmp_path_, work_dir, files = trained
+    work_dir, files = _copy_run(trained, tmp_path)
     empty = tmp_path / 'empty'
     empty.mkdir()
     runner = Runner.from_cfg(
-        _resume_cfg(tmp_path_, str(empty) + '/', work_dir))
+        _resume_cfg(tmp_path, str(empty) + '/', work_dir))
     with pytest.raises(FileNotFoundError) as info:
         runner.train()
     message = str(info.value)
@@ -129,12 +154,12 @@ def test_empty_dataset_directory(trained, tmp_path):
 
 def test_dataset_directory_without_images(trained, synthetic_blurhand,
                                           tmp_path):
-    tmp_path_, work_dir, files = trained
+    work_dir, files = _copy_run(trained, tmp_path)
     root = tmp_path / 'no_images'
     shutil.copytree(
         osp.join(synthetic_blurhand, 'annotations'), root / 'annotations')
     runner = Runner.from_cfg(
-        _resume_cfg(tmp_path_, str(root) + '/', work_dir))
+        _resume_cfg(tmp_path, str(root) + '/', work_dir))
     with pytest.raises(FileNotFoundError,
                        match=r'8 of 8 BlurHand train images are missing'):
         runner.train()
@@ -142,7 +167,7 @@ def test_dataset_directory_without_images(trained, synthetic_blurhand,
 
 
 def test_mano_file_of_wrong_shape(trained, synthetic_blurhand, tmp_path):
-    tmp_path_, work_dir, files = trained
+    work_dir, files = _copy_run(trained, tmp_path)
     mano_dir = tmp_path / 'mano'
     mano_dir.mkdir()
     for side in ('right', 'left'):
@@ -150,7 +175,7 @@ def test_mano_file_of_wrong_shape(trained, synthetic_blurhand, tmp_path):
         if side == 'right':  # 10 pose-corrective blend shapes, not 135
             arrays['posedirs'] = arrays['posedirs'][..., :10]
         np.savez(mano_dir / f'MANO_{side.upper()}.npz', **arrays)
-    cfg = _resume_cfg(tmp_path_, synthetic_blurhand, work_dir)
+    cfg = _resume_cfg(tmp_path, synthetic_blurhand, work_dir)
     cfg.model.head.regressor.mano_cfg.model_path = str(mano_dir)
     with pytest.raises(MANOModelError) as info:
         Runner.from_cfg(cfg).train()
@@ -162,9 +187,9 @@ def test_mano_file_of_wrong_shape(trained, synthetic_blurhand, tmp_path):
 
 
 def test_checkpoint_of_another_config(trained, synthetic_blurhand, tmp_path):
-    tmp_path_, work_dir, files = trained
+    work_dir, files = _copy_run(trained, tmp_path)
     ckpt = str(work_dir / 'iter_4.pth')
-    cfg = _cfg(tmp_path_, synthetic_blurhand, tmp_path / 'test',
+    cfg = _cfg(tmp_path, synthetic_blurhand, tmp_path / 'test',
                load_from=ckpt)
     cfg.model.head.ktformer.num_blocks = 2
     with pytest.raises(CheckpointMismatchError) as info:

@@ -13,8 +13,12 @@ SCORES = np.array([0.1, 0.9, 0.5])  # ranking: k1, k2, k0
 K, T, J, V = 3, 3, 3, 4
 
 
-def make_sample(errors=ERRORS, scores=SCORES, blur=np.nan, scale=1e-3,
-                joint_valid=None, with_agg=True):
+def make_sample(errors=ERRORS,
+                scores=SCORES,
+                blur=np.nan,
+                scale=1e-3,
+                joint_valid=None,
+                with_agg=True):
     hyp = np.zeros((1, K, T, J, 3))
     hyp[..., 1:, 0] = errors[None, :, :, None] * scale
     verts = np.zeros((1, K, T, V, 3))
@@ -57,8 +61,10 @@ def test_single_sample_hand_computed():
         'MPVPE_top1': [6, 2],
         'MPVPE_agg': [0, 0],
         # Two moving joints and the wrist (deviation 0) per step.
-        'PJD': [2 / 3 * np.sqrt(2 / 3), 2 / 3 * np.sqrt(14 / 9),
-                2 / 3 * np.sqrt(2 / 3)],
+        'PJD': [
+            2 / 3 * np.sqrt(2 / 3), 2 / 3 * np.sqrt(14 / 9),
+            2 / 3 * np.sqrt(2 / 3)
+        ],
     }
     for key, values in expected.items():
         for name, value in zip(names, values):

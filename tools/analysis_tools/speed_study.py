@@ -16,9 +16,9 @@ Experiments:
   (what MMEngine's test loop uses) vs ``torch.inference_mode``;
 - ``channels_last``: contiguous vs channels-last model and images;
 - ``mano_skinning``: MANO as ``smplx`` runs it (the project's
-  ``ManoLayer``) vs :func:`matmul_skinning_lbs` below (same maths: shape and
-  pose blend shapes, forward kinematics, then skinning as one GEMM of the
-  weights with all transforms and an element-wise 3x3 apply instead of
+  ``ManoLayer``) vs :func:`skinning_3x4_lbs` below (same maths: shape and
+  pose blend shapes, forward kinematics, then skinning with the blended
+  3x4 transforms applied by element-wise multiply-adds instead of
   ``K x B x T x V`` batched 4x4 products), optionally computing the shaped
   template once per image and time step when the K hypotheses share the
   shape; at inference size (``K x 1 x T``) and training size
@@ -71,16 +71,17 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def matmul_skinning_lbs(mano_layer, global_orient, hand_pose, betas,
+def skinning_3x4_lbs(mano_layer, global_orient, hand_pose, betas,
                         shared_shape_dims: int = 0):
-    """MANO forward with GEMM skinning (prototype for ``ManoLayer``).
+    """MANO forward with 3x4 skinning (prototype for ``ManoLayer``).
 
     Same outputs as ``ManoLayer.forward`` (vertices and MANO-21 joints,
     metres), built from ``smplx.lbs`` helpers: blend shapes, joint
-    regression, Rodrigues, forward kinematics. Skinning multiplies the
-    ``(V, J)`` weights with all ``N`` transforms in one matrix product
-    (``(V, J) @ (J, N * 12)``) and applies the blended ``3 x 4`` matrices
-    element-wise, instead of smplx's ``N x V`` batched ``4 x 4`` products.
+    regression, Rodrigues, forward kinematics. Skinning blends only the
+    ``3 x 4`` part of the joint transforms (``(V, J) @ (N, J, 12)``) and
+    applies it with element-wise multiply-adds, instead of smplx's
+    homogeneous ``4 x 4`` blend and ``N x V`` batched ``4 x 4 @ 4 x 1``
+    products.
 
     Args:
         mano_layer (ManoLayer): The project's MANO layer (its ``smplx.MANO``
@@ -121,12 +122,12 @@ def matmul_skinning_lbs(mano_layer, global_orient, hand_pose, betas,
     _, transforms = batch_rigid_transform(rot_mats, joints_rest,
                                           mano.parents)
     num_joints = transforms.shape[1]
-    # (V, J) @ (J, N * 12): the blended 3x4 matrix of every vertex
-    rigid = transforms[:, :, :3, :].permute(1, 0, 2, 3).reshape(
-        num_joints, -1)
-    blended = (mano.lbs_weights @ rigid).view(-1, num, 3, 4).transpose(0, 1)
-    vertices = (blended[..., :3] * v_posed[:, :, None, :]).sum(-1) + \
-        blended[..., 3]
+    # (V, J) @ (N, J, 12): the blended 3x4 matrix of every vertex
+    blended = (mano.lbs_weights @ transforms[:, :, :3, :].reshape(
+        num, num_joints, 12)).view(num, -1, 3, 4)
+    vertices = (blended[..., 3] + blended[..., 0] * v_posed[..., 0:1] +
+                blended[..., 1] * v_posed[..., 1:2] +
+                blended[..., 2] * v_posed[..., 2:3])
     joints = torch.einsum('jv,bvc->bjc', mano_layer.joint_regressor,
                           vertices)
     return vertices, joints
@@ -191,7 +192,7 @@ def exp_compile(wrapper, images, args):
 
 
 def exp_mano_skinning(model, args):
-    """smplx LBS vs GEMM skinning, inference and training sizes."""
+    """smplx LBS vs 3x4 skinning, inference and training sizes."""
     mano_layer = model.head.regressor.mano
     steps = model.head.regressor.num_steps
     results = {}
@@ -216,21 +217,21 @@ def exp_mano_skinning(model, args):
 
             smplx_fn = (lambda: (lambda o: (o.vertices, o.joints))(
                 mano_layer(pose[:, :3], pose[:, 3:], shape_rows)))
-            gemm_fn = (lambda: matmul_skinning_lbs(
+            skin_fn = (lambda: skinning_3x4_lbs(
                 mano_layer, pose[:, :3], pose[:, 3:], shape_rows))
-            shared_fn = (lambda: matmul_skinning_lbs(
+            shared_fn = (lambda: skinning_3x4_lbs(
                 mano_layer, pose[:, :3], pose[:, 3:], shape,
                 shared_shape_dims=k))
             with torch.no_grad():
                 ref = smplx_fn()
-                diff = max(max_diff(ref, gemm_fn()),
+                diff = max(max_diff(ref, skin_fn()),
                            max_diff(ref, shared_fn()))
             key = (f'K{k}_B{batch}_T{steps}_'
                    f'{"train_fwd_bwd" if train else "inference"}')
             results[key] = (interleave(
                 OrderedDict(smplx=make(smplx_fn),
-                            gemm_skinning=make(gemm_fn),
-                            gemm_skinning_shared_shape=make(shared_fn)),
+                            skin3x4=make(skin_fn),
+                            skin3x4_shared_shape=make(shared_fn)),
                 args.num_iters, args.num_warmup), dict(
                     max_abs_diff=diff, meshes=num))
     return results

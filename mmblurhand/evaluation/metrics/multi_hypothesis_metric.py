@@ -159,9 +159,8 @@ class MultiHypothesisMetric(BaseMetric):
         if mode not in AGGREGATION_MODES:
             raise ValueError(f'MultiHypothesisMetric: `mode` must be one of '
                              f'{AGGREGATION_MODES}, got {mode!r}.')
-        if blur_rate_bins is not None and (
-                len(blur_rate_bins) < 2
-                or np.any(np.diff(np.asarray(blur_rate_bins)) <= 0)):
+        if blur_rate_bins is not None and (len(blur_rate_bins) < 2 or np.any(
+                np.diff(np.asarray(blur_rate_bins)) <= 0)):
             raise ValueError(
                 'MultiHypothesisMetric: `blur_rate_bins` must be at least '
                 f'two increasing edges, got {blur_rate_bins}.')
@@ -243,8 +242,8 @@ class MultiHypothesisMetric(BaseMetric):
             agg = self._get(pred, 'agg_joints_cam',
                             'pred_instances')[0].astype(np.float64)
             agg_root = agg[..., root:root + 1, :]
-            result['MPJPE_agg'] = masked_joint_errors(
-                agg - agg_root, gt_joints, valid) * 1000.
+            result['MPJPE_agg'] = masked_joint_errors(agg - agg_root,
+                                                      gt_joints, valid) * 1000.
 
         if 'hyp_vertices' in pred and 'mesh_cam' in gt:
             gt_mesh = self._get(gt, 'mesh_cam', 'gt_instances')[0]
@@ -256,10 +255,9 @@ class MultiHypothesisMetric(BaseMetric):
                     'MultiHypothesisMetric: `hyp_vertices` (1, K, T, V, 3) '
                     f'{hyp_verts.shape} does not match `mesh_cam` '
                     f'(1, T, V, 3) {gt_mesh.shape}.')
-            vert_err = np.where(
-                mesh_ok,
-                point_errors(hyp_verts, gt_mesh).mean(-1) * 1000.,
-                np.nan)  # (K, T)
+            vert_err = np.where(mesh_ok,
+                                point_errors(hyp_verts, gt_mesh).mean(-1) *
+                                1000., np.nan)  # (K, T)
             means = step_means(errors)
             best = np.argmin(np.where(np.isnan(means), np.inf, means), 0)
             result['MPVPE_oracle-step'] = vert_err[best, np.arange(steps)]
@@ -269,8 +267,7 @@ class MultiHypothesisMetric(BaseMetric):
                                       'pred_instances')[0] - agg_root
                 result['MPVPE_agg'] = np.where(
                     mesh_ok,
-                    point_errors(agg_verts, gt_mesh).mean(-1) * 1000.,
-                    np.nan)
+                    point_errors(agg_verts, gt_mesh).mean(-1) * 1000., np.nan)
 
         rate = gt.get('blur_rate', sample.get('blur_rate', np.nan))
         rate = np.nan if rate is None else rate
@@ -285,10 +282,12 @@ class MultiHypothesisMetric(BaseMetric):
                     f'step_names {self.step_names} for {num_steps} time '
                     'steps.')
             return self.step_names
-        return DEFAULT_STEP_NAMES.get(
-            num_steps, tuple(f't{t}' for t in range(num_steps)))
+        return DEFAULT_STEP_NAMES.get(num_steps,
+                                      tuple(f't{t}' for t in range(num_steps)))
 
-    def _summarise(self, results: List[dict], names: Sequence[str],
+    def _summarise(self,
+                   results: List[dict],
+                   names: Sequence[str],
                    suffix: str = '') -> Dict[str, float]:
         """Average the per-sample values of ``results``."""
         stacks = defaultdict(list)
@@ -336,8 +335,7 @@ class MultiHypothesisMetric(BaseMetric):
                     continue
                 tag = f'/blur_{lo:g}-{hi:g}'
                 metrics.update(
-                    self._summarise([results[i] for i in members], names,
-                                    tag))
+                    self._summarise([results[i] for i in members], names, tag))
                 metrics[f'num_samples{tag}'] = float(len(members))
         MMLogger.get_current_instance().info(
             f'MultiHypothesisMetric ({self.mode} averaging, mm) over '

@@ -17,8 +17,8 @@ from .blurhandnet import BlurHandNet
 
 #: Multi-hypothesis predictions whose x is negated to mirror a left hand
 #: back (``joints_cam`` / ``vertices`` are handled by BlurHandNet).
-HYPOTHESIS_MIRRORED_KEYS = ('hyp_joints_cam', 'hyp_vertices',
-                            'agg_joints_cam', 'agg_vertices')
+HYPOTHESIS_MIRRORED_KEYS = ('hyp_joints_cam', 'hyp_vertices', 'agg_joints_cam',
+                            'agg_vertices')
 #: Regressor outputs of the chosen sequence copied into ``pred_instances``.
 CHOSEN_KEYS = ('joints_cam', 'vertices', 'mano_pose', 'mano_shape', 'cam_t')
 TEST_CFG_KEYS = ('num_select', 'aggregate')
@@ -109,8 +109,10 @@ def pack_hypotheses(head, preds: Dict[str, Tensor], scores: Tensor,
     arrays['keypoint_scores'] = np.ones(
         arrays['keypoints'].shape[:-1], dtype=np.float32)
     return [
-        InstanceData(**{k: v[i:i + 1]
-                        for k, v in arrays.items()}) for i in range(batch)
+        InstanceData(**{
+            k: v[i:i + 1]
+            for k, v in arrays.items()
+        }) for i in range(batch)
     ]
 
 

@@ -198,8 +198,8 @@ class MHSelector(BlurHandNet):
         feats = self.generator.extract_feat(inputs)
         return self.generator.head.predict(feats)
 
-    def score(self, inputs: Tensor, hypotheses: Dict[str, Tensor]
-              ) -> Tuple[Tensor, UnfolderOutput]:
+    def score(self, inputs: Tensor,
+              hypotheses: Dict[str, Tensor]) -> Tuple[Tensor, UnfolderOutput]:
         """Logits of every hypothesis.
 
         Args:
@@ -210,8 +210,7 @@ class MHSelector(BlurHandNet):
             tuple: Logits ``(B, K, 2)`` and the selector's Unfolder outputs.
         """
         context, feats = self.extract_feat(inputs)
-        logits = self.head(hypotheses['mano_pose'], feats.joint_feats,
-                           context)
+        logits = self.head(hypotheses['mano_pose'], feats.joint_feats, context)
         return logits, feats
 
     def _forward(self, inputs: Tensor, data_samples=None) -> Tensor:

@@ -143,8 +143,7 @@ class MultiHypothesisTransformer(BaseModule):
                 torch.zeros(num_hypotheses, embed_dims))
         else:
             self.register_parameter('hypothesis_embed', None)
-        self.time_embed = nn.Parameter(torch.zeros(num_time_steps,
-                                                   embed_dims))
+        self.time_embed = nn.Parameter(torch.zeros(num_time_steps, embed_dims))
         self.joint_embed = nn.Parameter(torch.zeros(num_joints, embed_dims))
         self.layers = nn.ModuleList([
             PreNormEncoderLayer(embed_dims, num_heads, mlp_ratio, dropout)
@@ -208,14 +207,12 @@ class MultiHypothesisTransformer(BaseModule):
                 '`num_time_steps`, `num_joints` and `embed_dims` against the '
                 'Unfolder.')
         batch = joint_feats.size(0)
-        num_hyps, steps, joints, dims = (self.num_hypotheses,
-                                         *expected)
+        num_hyps, steps, joints, dims = (self.num_hypotheses, *expected)
         codes = self.hypothesis_codes(batch, joint_feats.dtype,
                                       joint_feats.device)
-        tokens = (
-            joint_feats.unsqueeze(1) + codes[:, :, None, None, :] +
-            self.time_embed[None, None, :, None, :] +
-            self.joint_embed[None, None, None, :, :])  # (B, K, T, J, C)
+        tokens = (joint_feats.unsqueeze(1) + codes[:, :, None, None, :] +
+                  self.time_embed[None, None, :, None, :] +
+                  self.joint_embed[None, None, None, :, :])  # (B, K, T, J, C)
         if self.layout == 'independent':
             tokens = tokens.reshape(batch * num_hyps, steps * joints, dims)
         else:

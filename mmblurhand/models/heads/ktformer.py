@@ -162,4 +162,3 @@ class KTFormer(BaseModule):
             x = block(x)
         return x.view(*lead, self.num_steps, self.num_joints,
                       self.embed_dims)
-

@@ -5,7 +5,7 @@ Reference: "Multi-Hypothesis 3D Hand Mesh Recovering from a Single Blurry
 Image" (generation model, Sec. III-B). Shapes are batch-first throughout:
 ``B`` images, ``K`` hypotheses, ``T`` time steps, ``J`` joints.
 """
-from typing import Dict, Optional
+from typing import Dict
 
 import torch
 from mmpose.models.heads.base_head import BaseHead
@@ -68,29 +68,27 @@ class MultiHypothesisHead(BaseHead):
         init_cfg (dict, optional): Initialisation config.
     """
 
-    def __init__(self,
-                 transformer: ConfigType = dict(
-                     type='MultiHypothesisTransformer'),
-                 regressor: ConfigType = dict(
-                     type='ManoRegressor', coord_dims=2),
-                 assigner: ConfigType = dict(
-                     type='BestOfKAssigner', mode='sequence'),
-                 loss_joint_img: ConfigType = dict(
-                     type='MaskedL1Loss', loss_weight=8., step_dim=None),
-                 loss_joint_proj: ConfigType = dict(
-                     type='MaskedL1Loss', loss_weight=2., step_dim=None),
-                 loss_joint_cam: ConfigType = dict(
-                     type='MaskedL1Loss', loss_weight=10., step_dim=None),
-                 loss_mano_joint_cam: ConfigType = dict(
-                     type='MaskedL1Loss', loss_weight=10., step_dim=None),
-                 loss_mano_pose: ConfigType = dict(
-                     type='MaskedL1Loss', loss_weight=1., step_dim=None),
-                 loss_mano_shape: ConfigType = dict(
-                     type='MaskedL1Loss', loss_weight=1., step_dim=None),
-                 loss_diversity: OptConfigType = dict(
-                     type='DiversityLoss', alpha=10752., p=1,
-                     loss_weight=1.),
-                 init_cfg: OptConfigType = None):
+    def __init__(
+            self,
+            transformer: ConfigType = dict(type='MultiHypothesisTransformer'),
+            regressor: ConfigType = dict(type='ManoRegressor', coord_dims=2),
+            assigner: ConfigType = dict(
+                type='BestOfKAssigner', mode='sequence'),
+            loss_joint_img: ConfigType = dict(
+                type='MaskedL1Loss', loss_weight=8., step_dim=None),
+            loss_joint_proj: ConfigType = dict(
+                type='MaskedL1Loss', loss_weight=2., step_dim=None),
+            loss_joint_cam: ConfigType = dict(
+                type='MaskedL1Loss', loss_weight=10., step_dim=None),
+            loss_mano_joint_cam: ConfigType = dict(
+                type='MaskedL1Loss', loss_weight=10., step_dim=None),
+            loss_mano_pose: ConfigType = dict(
+                type='MaskedL1Loss', loss_weight=1., step_dim=None),
+            loss_mano_shape: ConfigType = dict(
+                type='MaskedL1Loss', loss_weight=1., step_dim=None),
+            loss_diversity: OptConfigType = dict(
+                type='DiversityLoss', alpha=10752., p=1, loss_weight=1.),
+            init_cfg: OptConfigType = None):
         super().__init__(init_cfg=init_cfg)
         self.transformer = MODELS.build(transformer)
         self.regressor = MODELS.build(regressor)
@@ -198,16 +196,15 @@ class MultiHypothesisHead(BaseHead):
             loss_joint_img=self.loss_joint_img(preds['unfolder_joints'],
                                                gt['joints_2d'][..., :2],
                                                gt['joints_2d_valid']),
-            loss_joint_proj=self.loss_joint_proj(best('joints_2d'),
-                                                 gt['joints_2d'][..., :2],
-                                                 gt['joints_2d_valid']),
+            loss_joint_proj=self.loss_joint_proj(
+                best('joints_2d'), gt['joints_2d'][..., :2],
+                gt['joints_2d_valid']),
             loss_joint_cam=self.loss_joint_cam(best_joints, gt['joints_cam'],
                                                gt['joints_cam_valid']),
             loss_mano_joint_cam=self.loss_mano_joint_cam(
                 best_joints, gt['mano_joints_cam'], gt['mano_joints_valid']),
-            loss_mano_pose=self.loss_mano_pose(best('mano_pose'),
-                                               gt['mano_pose'],
-                                               gt['mano_valid']),
+            loss_mano_pose=self.loss_mano_pose(
+                best('mano_pose'), gt['mano_pose'], gt['mano_valid']),
             loss_mano_shape=self.loss_mano_shape(preds['mano_shape'][:, 0],
                                                  gt['mano_shape'],
                                                  gt['mano_valid']))
@@ -265,9 +262,10 @@ class MultiHypothesisHead(BaseHead):
         poses = preds['mano_pose']  # (B, K, T, P)
         index = indices[:, :, None, None].expand(-1, -1, *poses.shape[2:])
         mean_pose = poses.gather(1, index).mean(dim=1)
-        return self.regressor.mano_forward(mean_pose,
-                                           preds['mano_shape'][:, 0],
-                                           preds['cam_params'][:, 0]).to_dict()
+        return self.regressor.mano_forward(mean_pose, preds['mano_shape'][:,
+                                                                          0],
+                                           preds['cam_params'][:,
+                                                               0]).to_dict()
 
     def extra_repr(self) -> str:
         return f'num_hypotheses={self.num_hypotheses}'

@@ -131,8 +131,7 @@ class CCRLoss(nn.Module):
         index = labels.unsqueeze(-1)
         class_term = -F.log_softmax(
             logits, dim=-1).gather(-1, index).squeeze(-1)
-        rank_term = -F.log_softmax(
-            logits, dim=1).gather(-1, index).squeeze(-1)
+        rank_term = -F.log_softmax(logits, dim=1).gather(-1, index).squeeze(-1)
         loss = self.alpha * class_term + (1.0 - self.alpha) * rank_term
 
         image_weights = torch.isfinite(errors).any(dim=1).to(loss.dtype)

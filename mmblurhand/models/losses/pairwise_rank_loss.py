@@ -82,11 +82,11 @@ class PairwiseRankLoss(nn.Module):
         pair_valid = upper & (torch.isfinite(err_i) | torch.isfinite(err_j))
         pair_weights = pair_valid.to(score_diff.dtype)
         if weights is not None:
-            pair_weights = pair_weights * weights.to(
-                score_diff.dtype)[:, None, None]
+            pair_weights = pair_weights * weights.to(score_diff.dtype)[:, None,
+                                                                       None]
 
         pair_loss = F.binary_cross_entropy_with_logits(
             score_diff, target, reduction='none')
-        loss = (pair_loss * pair_weights).sum() / pair_weights.sum().clamp(
-            min=1.0)
+        loss = (pair_loss *
+                pair_weights).sum() / pair_weights.sum().clamp(min=1.0)
         return loss * self.loss_weight

@@ -354,6 +354,16 @@ def save_npz_atomic(path: str, arrays: Dict[str, np.ndarray],
 _PROCEDURAL_MEMO: Dict[str, Dict[str, np.ndarray]] = {}
 
 
+def _procedural_tag() -> str:
+    """Cache key: the generator version and a hash of its source, so an
+    edited generator never reads arrays cached by an older one."""
+    from . import procedural_hand
+    digest = hashlib.sha1(procedural_hand.PROCEDURAL_MANO_VERSION.encode())
+    with open(procedural_hand.__file__, 'rb') as f:
+        digest.update(f.read())
+    return digest.hexdigest()[:12]
+
+
 def _build_procedural(side: str) -> Dict[str, np.ndarray]:
     """Generate the procedural model of ``side`` (no cache)."""
     from .procedural_hand import procedural_mano_arrays
@@ -365,8 +375,8 @@ def load_procedural_mano(side: str = 'right',
                          ) -> Dict[str, np.ndarray]:
     """The procedural MANO-format hand, from memory, disk cache or built.
 
-    The cache file name holds the generator version, so a new generator
-    never reads stale arrays. An unwritable cache folder only costs the
+    The cache file name holds a hash of the generator version and source,
+    so a changed generator never reads stale arrays. An unwritable cache folder only costs the
     rebuild next time.
 
     Args:
@@ -380,7 +390,7 @@ def load_procedural_mano(side: str = 'right',
     if side not in ('right', 'left'):
         raise ValueError(f"side must be 'right' or 'left', got {side!r}")
     cache_dir = cache_dir or procedural_cache_dir()
-    tag = hashlib.sha1(PROCEDURAL_MANO_VERSION.encode()).hexdigest()[:10]
+    tag = _procedural_tag()
     path = osp.join(cache_dir, f'procedural_MANO_{side.upper()}_{tag}.npz')
     key = path
     if key not in _PROCEDURAL_MEMO:

@@ -46,7 +46,7 @@ from scipy.optimize import nnls
 from .joint_orders import MANO16_JOINT_NAMES
 
 #: Bumped whenever the generated arrays change; part of the cache key.
-PROCEDURAL_MANO_VERSION = 'procedural-hand-v1'
+PROCEDURAL_MANO_VERSION = 'procedural-hand-v2'
 
 #: MANO's 16-joint kinematic tree (parent of each joint, -1 for the root).
 MANO16_PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 0, 10, 11, 0, 13, 14)
@@ -107,7 +107,7 @@ class HandSkeleton:
                         (0.86, 0.44, -0.25)),
             lengths=(0.042, 0.032, 0.027),
             radii=(0.016, 0.0115, 0.0098, 0.0088),
-            twist=(-0.35, -1.0), web=0.45, num_rings=8),
+            twist=(0.3, -0.8), web=0.85, num_rings=8),
         'index': FingerSpec(
             base=(0.086, 0.024, 0.0),
             directions=((1.0, 0.10, 0.0), ) * 3,
@@ -145,10 +145,9 @@ class HandSkeleton:
     # ``wrist_edges`` vertices (the boundary); the other sizes are scaled so
     # that the mesh has exactly ``num_vertices`` vertices.
     wrist_edges: int = 16
-    palm_rings_below: Tuple = ((-0.010, 16), (0.003, 24), (0.013, 28),
-                               (0.022, 32))
-    palm_rings_above: Tuple = ((0.036, 34), (0.046, 38), (0.056, 42),
-                               (0.065, 44))
+    palm_rings_below: Tuple = ((-0.010, 16), (0.006, 24), (0.020, 30),
+                               (0.034, 34))
+    palm_rings_above: Tuple = ((0.046, 36), (0.056, 40), (0.066, 44))
     # How far the knuckle ring lies below the finger joints.
     knuckle_drop: float = 0.004
     # The thenar eminence: an ellipsoid along the thumb metacarpal, blended
@@ -987,8 +986,8 @@ NAMED_POSES = {
         'pinky': ((1.5, 0.0), (1.6, 0.0), (0.95, 0.0)),
     },
     'pinch': {
-        'thumb': ((0.25, -0.45), (0.25, 0.0), (0.35, 0.0)),
-        'index': ((0.55, -0.1), (0.85, 0.0), (0.55, 0.0)),
+        'thumb': ((0.08, -0.43), (0.15, 0.0), (0.8, 0.0)),
+        'index': ((0.77, -0.1), (1.0, 0.0), (0.58, 0.0)),
         'middle': ((0.35, 0.0), (0.45, 0.0), (0.25, 0.0)),
         'ring': ((0.45, 0.0), (0.5, 0.0), (0.25, 0.0)),
         'pinky': ((0.55, 0.0), (0.5, 0.0), (0.25, 0.0)),

@@ -16,8 +16,7 @@ from torch import Tensor
 from mmblurhand.registry import MODELS
 
 
-def _check_joints(name: str, hyp_joints_2d: Tensor,
-                  joints_2d: Tensor) -> None:
+def _check_joints(name: str, hyp_joints_2d: Tensor, joints_2d: Tensor) -> None:
     if hyp_joints_2d.dim() != 5 or joints_2d.dim() != 4 or \
             hyp_joints_2d.shape[:1] + hyp_joints_2d.shape[2:] != \
             joints_2d.shape:
@@ -57,8 +56,7 @@ class RandomSelector(nn.Module):
         if self.seed is not None and self._generator is None:
             self._generator = torch.Generator()
             self._generator.manual_seed(self.seed)
-        scores = torch.rand(
-            hyp_joints_2d.shape[:2], generator=self._generator)
+        scores = torch.rand(hyp_joints_2d.shape[:2], generator=self._generator)
         return scores.to(hyp_joints_2d.device)
 
 

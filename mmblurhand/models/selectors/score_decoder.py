@@ -52,8 +52,8 @@ def sinusoidal_embedding_2d(height: int, width: int, dims: int,
         Tensor: Shape ``(height * width, dims)``, row-major.
     """
     quarter = dims // 4
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(
-        quarter, device=device) / quarter)
+    freqs = torch.exp(-math.log(10000.0) *
+                      torch.arange(quarter, device=device) / quarter)
     rows = (torch.arange(height, device=device, dtype=torch.float32) +
             0.5) / height * 2 * math.pi
     cols = (torch.arange(width, device=device, dtype=torch.float32) +
@@ -125,12 +125,12 @@ class PreNormDecoderLayer(nn.Module):
         # values projected once per image.
         batch_k, length, dims = queries.shape
         batch = batch_k // num_hypotheses
-        q = (self.norm2(queries) + query_pos).reshape(
-            batch, num_hypotheses * length, dims)
+        q = (self.norm2(queries) + query_pos).reshape(batch,
+                                                      num_hypotheses * length,
+                                                      dims)
         attended = self.cross_attn(
             q, memory + memory_pos, memory, need_weights=False)[0]
-        queries = queries + self.drop(
-            attended.reshape(batch_k, length, dims))
+        queries = queries + self.drop(attended.reshape(batch_k, length, dims))
         return queries + self.drop(self.mlp(self.norm3(queries)))
 
 
@@ -328,11 +328,11 @@ class HypothesisScoreDecoder(BaseModule):
                      self.joint_embed[None, :, :]).reshape(
                          1, steps * joints, dims)
         if self.hypothesis_embed is not None:
-            query_pos = (
-                query_pos.unsqueeze(1) +
-                self.hypothesis_embed[None, :, None, :]).expand(
-                    batch, -1, -1, -1).reshape(batch * num_hyps,
-                                               steps * joints, dims)
+            query_pos = (query_pos.unsqueeze(1) +
+                         self.hypothesis_embed[None, :, None, :]).expand(
+                             batch, -1, -1,
+                             -1).reshape(batch * num_hyps, steps * joints,
+                                         dims)
 
         memory = self.context_proj(context)  # (B, C, H, W)
         height, width = memory.shape[-2:]

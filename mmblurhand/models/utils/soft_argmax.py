@@ -87,4 +87,3 @@ def normalized_to_grid(coords: Tensor) -> Tensor:
         ``grid_sample(..., align_corners=False)``.
     """
     return coords * 2. - 1.
-

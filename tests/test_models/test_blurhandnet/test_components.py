@@ -246,8 +246,9 @@ def test_mano_regressor_paper_parameter_count():
 
 def test_zero_features_give_the_mean_pose():
     regressor = ManoRegressor(
-        in_channels=4, global_channels=6, camera_cfg=dict(input_size=(32,
-                                                                     32)))
+        in_channels=4,
+        global_channels=6,
+        camera_cfg=dict(input_size=(32, 32)))
     regressor.init_weights()
     pose = regressor.regress_pose(
         torch.zeros(1, 3, 21, 4), torch.zeros(1, 3, 21, 3))

@@ -34,8 +34,9 @@ def test_paper_configs_build_at_the_official_sizes():
     model = MODELS.build(cfg.model)
     assert model.generator.head.num_hypotheses == 16
     assert model.generator.head.transformer.layout == 'independent'
-    generator = count(model.generator, trainable_only=False) - count(
-        model.generator.head.regressor.mano, trainable_only=False)
+    generator = count(
+        model.generator, trainable_only=False) - count(
+            model.generator.head.regressor.mano, trainable_only=False)
     assert abs(generator / 157_250_814 - 1) < 0.01, generator
     # Trainable = the selector's own modules; the generator is frozen.
     selector = count(model)
@@ -97,8 +98,8 @@ def test_two_stage_training_on_synthetic_data(synthetic_root, tmp_path):
     runner.train()
     model = runner.model
     # The generator stayed frozen and its BatchNorm statistics unchanged.
-    trained = torch.load(checkpoint, map_location='cpu',
-                         weights_only=False)['state_dict']
+    trained = torch.load(
+        checkpoint, map_location='cpu', weights_only=False)['state_dict']
     for key, value in model.generator.state_dict().items():
         if key in trained:
             assert torch.equal(value.cpu(), trained[key]), key

@@ -126,23 +126,25 @@ def test_generator_loss_and_predict(batch):
     scores = pred.hyp_scores[0]
     assert np.all(np.diff(scores[pred.topn_indices[0]]) <= 0)
     assert scores[pred.topn_indices[0, 0]] == scores.max()
-    np.testing.assert_allclose(
-        pred.joints_cam[0], pred.hyp_joints_cam[0, pred.topn_indices[0, 0]])
+    np.testing.assert_allclose(pred.joints_cam[0],
+                               pred.hyp_joints_cam[0, pred.topn_indices[0, 0]])
     # Projective scores: minus the mean distance to the Unfolder joints.
     proj = raw['joints_2d'][0] - raw['unfolder_joints'][0, None]
     np.testing.assert_allclose(
         scores, -proj.norm(dim=-1).mean(dim=(1, 2)).numpy(), rtol=1e-5)
     # The left hand (sample 1) is mirrored back, all hypotheses included.
     left = samples[1].pred_instances
-    np.testing.assert_allclose(left.hyp_joints_cam[0, ..., 0],
-                               -raw['joints_cam'][1, ..., 0].numpy(),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        left.hyp_joints_cam[0, ..., 0],
+        -raw['joints_cam'][1, ..., 0].numpy(),
+        atol=1e-6)
     np.testing.assert_allclose(left.hyp_vertices[0, ..., 1],
                                raw['vertices'][1, ..., 1].numpy())
     with torch.no_grad():
-        agg = model.head.aggregate({k: v[1:]
-                                    for k, v in raw.items()},
-                                   torch.as_tensor(left.topn_indices))
+        agg = model.head.aggregate({
+            k: v[1:]
+            for k, v in raw.items()
+        }, torch.as_tensor(left.topn_indices))
     np.testing.assert_allclose(
         left.agg_vertices[0, ..., 0],
         -agg['vertices'][0, ..., 0].numpy(),

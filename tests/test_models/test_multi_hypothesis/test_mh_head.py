@@ -161,8 +161,8 @@ def feature_grads(head):
     indices, _ = head.assigner.assign(
         torch.cat([joints, joints], dim=3),
         torch.cat([targets['joints_cam'], targets['mano_joints_cam']], 2),
-        torch.cat(
-            [targets['joints_cam_valid'], targets['mano_joints_valid']], 2))
+        torch.cat([targets['joints_cam_valid'], targets['mano_joints_valid']],
+                  2))
     grads = preds['joint_feats'].grad.flatten(3).norm(dim=-1)  # (B, K, T)
     is_best = torch.arange(K).view(1, K, 1) == indices[:, None]
     return grads, is_best

@@ -46,8 +46,9 @@ class TestCCRLoss:
         # num_positive=2: k=1 and k=0 positive, k=2 negative.
         # class: k0 pos ln2, k1 pos ln(4/3), k2 neg ln(4/3)
         # rank: k0 pos ch1 exp1/5 -> ln5, k1 ln(5/3), k2 neg ch0 ln(5/3)
-        loss = CCRLoss(alpha=0.75, num_positive=2)(
-            LOGITS.repeat(2, 1, 1), ERRORS.repeat(2, 1))
+        loss = CCRLoss(
+            alpha=0.75, num_positive=2)(LOGITS.repeat(2, 1, 1),
+                                        ERRORS.repeat(2, 1))
         class_sum = math.log(2) + 2 * math.log(4 / 3)
         rank_sum = math.log(5) + 2 * math.log(5 / 3)
         assert loss.item() == pytest.approx(
@@ -60,14 +61,15 @@ class TestCCRLoss:
         ref = CCRLoss(alpha=0.5, num_positive=1)(LOGITS, ERRORS)
         assert loss.item() == pytest.approx(ref.item(), rel=1e-6)
         errors = torch.cat([ERRORS, torch.rand(1, 3)])
-        weighted = CCRLoss(alpha=0.5, num_positive=1)(
-            logits, errors, weights=torch.tensor([1.0, 0.0]))
+        weighted = CCRLoss(
+            alpha=0.5, num_positive=1)(
+                logits, errors, weights=torch.tensor([1.0, 0.0]))
         assert weighted.item() == pytest.approx(ref.item(), rel=1e-6)
 
     def test_gradient_direction(self):
         logits = torch.zeros(1, 4, 2, requires_grad=True)
-        CCRLoss(num_positive=1)(logits,
-                                torch.tensor([[3., 0., 1., 2.]])).backward()
+        CCRLoss(num_positive=1)(logits, torch.tensor([[3., 0., 1.,
+                                                       2.]])).backward()
         score_grad = logits.grad[..., 1] - logits.grad[..., 0]
         # Descent raises the score of the best hypothesis only.
         assert score_grad[0, 1] < 0
@@ -149,9 +151,9 @@ class TestDiversityLoss:
 
     def test_descent_increases_distance(self):
         feats = torch.tensor([[[[0.0]], [[0.5]]]], requires_grad=True)
-        DiversityLoss(alpha=1.0, p=1)(feats,
-                                      torch.zeros(1, 1,
-                                                  dtype=torch.long)).backward()
+        DiversityLoss(
+            alpha=1.0, p=1)(feats, torch.zeros(1, 1,
+                                               dtype=torch.long)).backward()
         assert feats.grad[0, 1, 0, 0] < 0  # descent moves it away from 0
 
     def test_bad_inputs(self):
@@ -175,9 +177,8 @@ class TestBestOfK:
         pred, gt = self._case()
         weights = torch.ones(1, 2, 2)
         errors, valid = hypothesis_errors(pred, gt, weights)
-        assert torch.allclose(errors[0],
-                              torch.tensor([[1.0, 5.0], [3.0, 2.0],
-                                            [2.0, 2.5]]))
+        assert torch.allclose(
+            errors[0], torch.tensor([[1.0, 5.0], [3.0, 2.0], [2.0, 2.5]]))
         assert valid.all()
         # Sequence means: 3.0, 2.5, 2.25 -> hypothesis 2 for both steps.
         assert select_best_hypotheses(errors, valid,
@@ -199,8 +200,8 @@ class TestBestOfK:
                                       'sequence').tolist() == [[0, 0]]
         assert select_best_hypotheses(errors, valid,
                                       'time_step').tolist() == [[0, 0]]
-        assert torch.isnan(sequence_errors(errors, torch.zeros_like(valid))
-                           ).all()
+        assert torch.isnan(sequence_errors(errors,
+                                           torch.zeros_like(valid))).all()
 
     def test_gather_and_gradient_only_to_winner(self):
         values = torch.randn(2, 4, 3, 5, requires_grad=True)

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from mmblurhand.models.selectors.baseline_selectors import (
-    ProjectiveSelector, RandomSelector)
-from mmblurhand.models.selectors.score_decoder import (
-    HypothesisScoreDecoder, sinusoidal_embedding_2d)
+from mmblurhand.models.selectors.baseline_selectors import (ProjectiveSelector,
+                                                            RandomSelector)
+from mmblurhand.models.selectors.score_decoder import (HypothesisScoreDecoder,
+                                                       sinusoidal_embedding_2d)
 
 B, K, T, J, P, CJ, CC = 3, 4, 2, 5, 6, 12, 20
 
@@ -33,8 +33,8 @@ def build_decoder(**kwargs):
 
 def inputs():
     torch.manual_seed(1)
-    return (torch.randn(B, K, T, P), torch.randn(B, T, J, CJ),
-            torch.randn(B, CC, 3, 4))
+    return (torch.randn(B, K, T, P), torch.randn(B, T, J,
+                                                 CJ), torch.randn(B, CC, 3, 4))
 
 
 def changed_scores(decoder, before, after):
@@ -121,8 +121,8 @@ def test_paper_size():
 
 def test_projective_selector_prefers_consistent_hypothesis():
     joints_2d = torch.rand(2, T, J, 2)
-    hyps = joints_2d.unsqueeze(1) + torch.tensor(
-        [0.3, 0.01, 0.1, 0.2]).view(1, K, 1, 1, 1)
+    hyps = joints_2d.unsqueeze(1) + torch.tensor([0.3, 0.01, 0.1, 0.2]).view(
+        1, K, 1, 1, 1)
     scores = ProjectiveSelector()(hyps, joints_2d)
     assert scores.shape == (2, K)
     assert scores.argmax(1).tolist() == [1, 1]
