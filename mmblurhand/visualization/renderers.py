@@ -249,9 +249,15 @@ class _ModernGLBackend:
         proj[3, 2] = 1.0
         return proj
 
-    def render(self, vertices, normals, faces, colors, focal, princpt,
-               size, light, with_depth=True,
-               premultiplied=False) -> RenderOutput:
+    def render(self, *args, **kwargs) -> RenderOutput:
+        # Make this context current (another GL user, e.g. pyrender, may
+        # have switched contexts) and restore the previous one afterwards.
+        with self.ctx:
+            return self._render(*args, **kwargs)
+
+    def _render(self, vertices, normals, faces, colors, focal, princpt,
+                size, light, with_depth=True,
+                premultiplied=False) -> RenderOutput:
         import cv2
         w, h = size
         ss = self.supersample

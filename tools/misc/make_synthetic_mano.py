@@ -11,7 +11,8 @@ Usage::
 
     python tools/misc/make_synthetic_mano.py --out-dir data/mano_procedural
     python tools/misc/make_synthetic_mano.py --no-files \\
-        --preview docs/images/synthetic_hand.png
+        --preview docs/images/synthetic_hand.png \\
+        --shape-preview docs/images/synthetic_hand_shapes.png
 """
 import argparse
 import os
@@ -79,7 +80,8 @@ def _look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray):
 
 
 def render_views(vertices: np.ndarray, faces: np.ndarray, views,
-                 size: int = 320) -> List[np.ndarray]:
+                 size: int = 320,
+                 center: Optional[np.ndarray] = None) -> List[np.ndarray]:
     """Render a mesh from several directions with pyrender (EGL).
 
     Args:
@@ -87,6 +89,8 @@ def render_views(vertices: np.ndarray, faces: np.ndarray, views,
         faces (np.ndarray): ``(F, 3)``.
         views (list): camera offsets ``(3,)`` from the mesh centre, metres.
         size (int): image side in pixels.
+        center (np.ndarray, optional): camera target; default the centre of
+            the mesh's bounding box.
 
     Returns:
         list[np.ndarray]: ``(size, size, 3)`` uint8 RGB images on white.
@@ -94,7 +98,8 @@ def render_views(vertices: np.ndarray, faces: np.ndarray, views,
     os.environ.setdefault('PYOPENGL_PLATFORM', 'egl')
     import pyrender
     import trimesh
-    center = (vertices.min(0) + vertices.max(0)) / 2
+    if center is None:
+        center = (vertices.min(0) + vertices.max(0)) / 2
     material = pyrender.MetallicRoughnessMaterial(
         baseColorFactor=(0.88, 0.71, 0.6, 1.0), metallicFactor=0.0,
         roughnessFactor=0.75)
@@ -148,6 +153,38 @@ def render_preview(path: str, poses=PREVIEW_POSES, size: int = 320) -> None:
     cv2.imwrite(path, grid[..., ::-1])
 
 
+def render_shape_preview(path: str, directions=range(5), value=3.0,
+                         size: int = 260) -> None:
+    """Save a grid of shape directions: rows ``-value``, 0, ``+value``
+    (relaxed pose, palm view), one column per direction."""
+    import cv2
+    import torch
+
+    from mmblurhand.models.mano import ManoLayer
+    from mmblurhand.models.mano.procedural_hand import SHAPE_DIRECTIONS
+    layer = ManoLayer()
+    columns = []
+    for k in directions:
+        images = []
+        for beta in (-value, 0.0, value):
+            betas = torch.zeros(layer.num_betas)
+            betas[k] = beta
+            with torch.no_grad():
+                verts = layer(torch.zeros(3), torch.zeros(45), betas).vertices
+            # A fixed camera target so that size changes stay visible.
+            verts = verts.numpy()
+            image = render_views(verts, layer.faces, [(0.0, -0.42, 1e-4)],
+                                 size, center=np.array([-0.09, 0.0, 0.0]))[0]
+            cv2.putText(image, f'{SHAPE_DIRECTIONS[k][0]} {beta:+.0f}',
+                        (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                        (60, 60, 60), 1, cv2.LINE_AA)
+            images.append(image)
+        columns.append(np.concatenate(images, axis=0))
+    grid = np.concatenate(columns, axis=1)
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    cv2.imwrite(path, grid[..., ::-1])
+
+
 def parse_args(argv: Optional[List[str]] = None):
     parser = argparse.ArgumentParser(
         description='Write the procedural MANO-format hand (NOT MANO).')
@@ -161,6 +198,8 @@ def parse_args(argv: Optional[List[str]] = None):
                         help='overwrite existing files')
     parser.add_argument('--preview', default=None,
                         help='also render a PNG of several poses here')
+    parser.add_argument('--shape-preview', default=None,
+                        help='also render a PNG of shape directions here')
     return parser.parse_args(argv)
 
 
@@ -174,6 +213,9 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
     if args.preview:
         render_preview(args.preview)
         print(f'wrote {args.preview}')
+    if args.shape_preview:
+        render_shape_preview(args.shape_preview)
+        print(f'wrote {args.shape_preview}')
     return written
 
 

@@ -236,10 +236,15 @@ def synthesize_sample(split: str, index: int, seed: int,
         camera = sample_camera(rng, size, target, extent)
         all_verts = np.concatenate([h['vertices'] for h in hands], axis=1)
         verts_cam = all_verts @ camera['rot'].T + camera['trans']
-        mid_joints = np.stack([h['joints'][middle_sub] for h in hands])
-        mid_in_view = _in_view(mid_joints @ camera['rot'].T + camera['trans'],
-                               camera, size)
-        if (verts_cam[..., 2] > 0.05).all() and mid_in_view.mean() >= 0.8:
+        # Accept when the whole motion is in front of the camera, the
+        # middle frame in view and the first one mostly in view (the blur
+        # rate is relative to the first sub-frame's silhouette).
+        joints_cam = np.stack([h['joints'] for h in hands
+                               ]) @ camera['rot'].T + camera['trans']
+        in_view = _in_view(joints_cam, camera, size)
+        if ((verts_cam[..., 2] > 0.05).all()
+                and in_view[:, middle_sub].mean() >= 0.8
+                and in_view[:, 0].mean() >= 0.5):
             break
 
     faces = [hand_model(cfg.mano_path, h['side'])[0].faces for h in hands]
@@ -355,6 +360,21 @@ def _worker_init() -> None:
     import torch
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
+
+
+def _worker_context():
+    """Multiprocessing context for the workers.
+
+    Plain ``fork`` is unsafe here: the parent may hold an EGL context or
+    torch thread pools, and forked children then deadlock. ``forkserver``
+    forks workers from a clean server process that imported the generator
+    once (fast start); ``spawn`` is the fallback where it is missing.
+    """
+    if 'forkserver' in mp.get_all_start_methods():
+        context = mp.get_context('forkserver')
+        context.set_forkserver_preload([__name__])
+        return context
+    return mp.get_context('spawn')
 
 
 def _worker(task: tuple) -> dict:
@@ -497,11 +517,8 @@ def synthesize_blurhand(out_dir: str,
             if bar is not None:
                 bar.update(1)
     else:
-        # fork starts workers instantly (spawn re-imports torch and
-        # mmblurhand in each); the parent holds no GL context to inherit.
-        context = mp.get_context(
-            'fork' if 'fork' in mp.get_all_start_methods() else 'spawn')
-        with context.Pool(workers, initializer=_worker_init) as pool:
+        with _worker_context().Pool(
+                workers, initializer=_worker_init) as pool:
             for record in pool.imap(_worker, tasks, chunksize=2):
                 records.append(record)
                 if bar is not None:

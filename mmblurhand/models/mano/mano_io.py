@@ -376,8 +376,8 @@ def load_procedural_mano(side: str = 'right',
     """The procedural MANO-format hand, from memory, disk cache or built.
 
     The cache file name holds a hash of the generator version and source,
-    so a changed generator never reads stale arrays. An unwritable cache folder only costs the
-    rebuild next time.
+    so a changed generator never reads stale arrays. An unwritable cache
+    folder only costs the rebuild next time.
 
     Args:
         side (str): ``'right'`` or ``'left'`` (the mirror image).

@@ -9,19 +9,21 @@ tubes, superellipses and capsules with analytic rules. Nothing here is fitted
 to, sampled from or derived from MANO data. It lets the whole pipeline run
 without the licensed model; numbers computed with it are not MANO results.
 
-Generation (:func:`build_procedural_mano`) is deterministic and takes well
-under a second:
+Generation (:func:`build_procedural_mano`) is deterministic and takes about
+2 s on one CPU core:
 
 1. **Skeleton** (:class:`HandSkeleton`): an adult right hand in metres, wrist
    joint at the origin, in MANO-like axes: fingers along ``-x``, back of the
    hand ``+y`` (palm facing ``-y``), thumb side ``+z``.
-2. **Topology**: a palm tube that starts at a 16-edge wrist opening, splits
-   off the thumb tube, and ends in a junction with four finger tubes; every
-   tube ends in a rounded tip whose apex is a fingertip vertex. The surface is
-   a disc (one boundary loop), so ``F = 2 V - 18``.
-3. **Shape**: the rings are projected onto an implicit surface (a smooth
-   union of a swept superellipse palm, thenar and hypothenar pads and tapered
-   capsules for the phalanges) and relaxed.
+2. **Shape**: an implicit surface, the smooth union of a swept superellipse
+   palm, thenar and hypothenar pads and tapered capsules for the phalanges.
+3. **Topology**: a palm tube that starts at a 16-edge wrist opening (its
+   lower rings trace the hand's cross-section, thenar included), splits off
+   the thumb tube, and ends in a knuckle ring joined by quads to four finger
+   tubes; every tube ends in a rounded tip whose apex is a fingertip vertex.
+   The surface is a disc (one boundary loop), so ``F = 2 V - 18``. Ring sizes
+   are solved so that ``V`` is exactly 778. The rings are projected onto the
+   implicit surface and relaxed.
 4. **Rig**: ``J_regressor`` rows are convex combinations of vertices around
    each joint, ``weights`` blend smoothly across each joint along the finger,
    ``shapedirs`` are analytic bone-length and girth changes, ``posedirs`` are
@@ -35,7 +37,6 @@ under a second:
 The left hand is the mirror image of the right (``x`` negated, faces
 flipped), as MANO's left model relates to its right model.
 """
-import math
 from dataclasses import dataclass, field
 from typing import Dict, List, Sequence, Tuple
 
@@ -75,10 +76,12 @@ class FingerSpec:
         radii (tuple): skin radius at the 3 joints and at the tip.
         twist (tuple): rotation (rad) of the nail about the bone axis at the
             first joint and at the tip (the thumb's opposition).
-        rings (tuple): axial stations of the tube rings, as fractions of
-            the digit's total length, before the rounded tip cap.
         web (float): axial station (fraction of bone 1) of the first ring,
             where the tube leaves the palm.
+        ring_size (int): vertices around the tube.
+        num_rings (int): rings from the first one to the start of the
+            rounded tip (two more rings and the apex close the tip); rings
+            sit on the joints and in the widest gaps between them.
     """
     base: Tuple[float, float, float]
     directions: Tuple[Tuple[float, float, float], ...]
@@ -406,7 +409,6 @@ def _build_topology(skel: HandSkeleton, num_vertices: int, sdf):
     """Vertices (initial positions), labels and faces of the hand surface."""
     mesh = _MeshBuilder()
     digits = {n: s for n, s in skel.fingers.items() if n != 'thumb'}
-    thumb = skel.fingers['thumb']
     digit_count = sum(
         spec.ring_size * (spec.num_rings + 2) + 1
         for spec in skel.fingers.values())
@@ -636,6 +638,40 @@ def _relax(points, faces, sdf, movable, iterations=8, step=0.5):
         target = adjacency @ points
         points[movable] += step * (target[movable] - points[movable])
         points[movable] = _project_to_surface(points[movable], sdf, 4)
+    return points
+
+
+def _folded_faces(points, faces, sdf, threshold=0.2) -> np.ndarray:
+    """Faces whose normal disagrees with the surface normal (folds)."""
+    tri = points[faces]
+    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True),
+                         1e-15)
+    center = torch.as_tensor(tri.mean(1)).requires_grad_(True)
+    (grad, ) = torch.autograd.grad(sdf(center).sum(), center)
+    grad = grad.numpy()
+    grad /= np.maximum(np.linalg.norm(grad, axis=1, keepdims=True), 1e-15)
+    return np.flatnonzero((normal * grad).sum(1) < threshold)
+
+
+def _untangle(points, faces, sdf, movable, iterations=20, step=0.5):
+    """Local relaxation around folded faces: their vertices and the
+    vertices next to them move towards their neighbours' mean and back
+    onto the surface, until no fold is left or ``iterations`` run out."""
+    adjacency = _vertex_neighbours(faces, len(points))
+    adjacency /= adjacency.sum(1, keepdims=True)
+    points = points.copy()
+    for _ in range(iterations):
+        folded = _folded_faces(points, faces, sdf)
+        if not len(folded):
+            break
+        near = np.zeros(len(points), dtype=bool)
+        near[faces[folded].ravel()] = True
+        near |= (adjacency[:, near] > 0).any(1)
+        near &= movable
+        target = adjacency @ points
+        points[near] += step * (target[near] - points[near])
+        points[near] = _project_to_surface(points[near], sdf, 4)
     return points
 
 
@@ -881,7 +917,7 @@ def _spread_axes(skel) -> np.ndarray:
         [-frames[j][1] for j in range(1, len(MANO16_JOINT_NAMES))])
 
 
-def _posedirs(skel, points, part, axial, weights):
+def _posedirs(skel, points, part, axial):
     """Knuckle correctives ``(V, 3, 9 * 15)``: when a joint flexes by
     ``theta`` the skin over its back bulges out and the crease on the palm
     side sinks in, both by ``~ sin(theta)`` millimetres."""
@@ -1111,7 +1147,8 @@ def _build(skel, num_vertices, tip_vertex_ids, pad_vertex_ids, num_betas):
     # The wrist opening stays a planar ring (relaxing it would pull it
     # towards the palm).
     movable[topo['palm_rings'][0]] = False
-    points = _relax(points, faces, sdf, movable, iterations=skel.relax_iterations)
+    points = _relax(points, faces, sdf, movable, skel.relax_iterations)
+    points = _untangle(points, faces, sdf, movable)
 
     num_joints = len(MANO16_JOINT_NAMES)
     joints = _design_joints(skel)
@@ -1135,7 +1172,7 @@ def _build(skel, num_vertices, tip_vertex_ids, pad_vertex_ids, num_betas):
     j_regressor = _joint_regressor(points, candidates, joints)
 
     shapedirs = _shapedirs(skel, points, weights)[:, :, :num_betas]
-    posedirs = _posedirs(skel, points, part, axial, weights)
+    posedirs = _posedirs(skel, points, part, axial)
     hands_mean = _hands_mean(skel)
     hands_components = _hands_components(skel)
 

@@ -5,7 +5,6 @@ self-intersection check in a fist."""
 from collections import Counter
 
 import numpy as np
-import pytest
 import torch
 
 from mmblurhand.models.mano import (MANO16_JOINT_NAMES, MANO21_JOINT_NAMES,
