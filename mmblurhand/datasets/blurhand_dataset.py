@@ -324,6 +324,11 @@ class BlurHandDataset(BaseDataset):
                 if info is not None:
                     data_list.append(info)
 
+        if stats['middle_annotations'] == 0:
+            raise BlurHandAnnotationError(
+                f'"{data_path}" has no annotation with "is_middle": true, '
+                'so it holds no blurry sample. Is it a BlurHand '
+                '*_data.json (not InterHand2.6M)?')
         if stats['missing_images'] and not self.skip_missing:
             raise FileNotFoundError(
                 f'{stats["missing_images"]} of {stats["middle_annotations"]}'
@@ -427,11 +432,13 @@ class BlurHandDataset(BaseDataset):
             coords = self._array(
                 self._get(frame_joints, 'world_coord', joint_path, where),
                 (2 * num_joints, 3), joint_path, f'{where} world_coord')
+            joint_valid = self._get(frame_ann, 'joint_valid', data_path,
+                                    f'annotation {frame_ann["id"]}')
+            # InterHand-style files store it as (42,) or (42, 1).
             joint_valid = self._array(
-                self._get(frame_ann, 'joint_valid', data_path,
-                          f'annotation {frame_ann["id"]}'),
-                (2 * num_joints, ), data_path,
-                f'annotation {frame_ann["id"]} joint_valid')
+                np.asarray(joint_valid).reshape(-1) if np.size(joint_valid)
+                == 2 * num_joints else joint_valid, (2 * num_joints, ),
+                data_path, f'annotation {frame_ann["id"]} joint_valid')
             hand_valid = joint_valid[hand_slice]
             hand_valid = hand_valid * hand_valid[self.INTERHAND_ROOT]
             world.append(coords[hand_slice] / 1000.0)

@@ -182,8 +182,8 @@ def test_same_seed_same_files_whatever_the_workers(tmp_path):
     assert len(files_a) == 3 + 8 + 1  # images, 2 x 4 JSONs, meta
     assert files_a == files_b
     files_c = _all_files(tmp_path / 'c')
-    assert files_a.keys() == files_c.keys()
-    assert any(files_a[k] != files_c[k] for k in files_a)
+    differ = [k for k in files_a if files_a[k] != files_c.get(k)]
+    assert len(differ) >= 3  # another seed: other images and annotations
 
 
 def test_generation_is_idempotent(tmp_path):

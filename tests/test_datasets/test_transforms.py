@@ -57,7 +57,7 @@ def test_2d_and_3d_augmentations_agree():
     projection is nearly orthographic)."""
     rng = np.random.default_rng(1)
     focal, princpt = np.array([800., 800.]), np.array([100., 90.])
-    root = np.array([0.05, -0.03, 20.0])
+    root = np.array([0.05, -0.03, 200.0])
     offsets = rng.normal(0, 0.05, (21, 3))
     offsets[0] = 0
     image_pts = project_points(root + offsets, focal, princpt)
@@ -65,11 +65,11 @@ def test_2d_and_3d_augmentations_agree():
     px_per_m = focal[0] / root[2]
     for rotation in (0.0, 35.0, -70.0):
         for flip in (False, True):
-            matrix = get_crop_matrix(center, [10., 10.], rotation, (64, 64),
+            matrix = get_crop_matrix(center, [1., 1.], rotation, (64, 64),
                                      flip)
             crop = apply_affine(image_pts, matrix)
             aug = augment_points_3d(offsets, rotation, flip)
-            expected = 32 + aug[:, :2] * px_per_m * 64 / 10
+            expected = 32 + aug[:, :2] * px_per_m * 64
             np.testing.assert_allclose(crop, expected, atol=0.05)
             np.testing.assert_allclose(
                 restore_points_3d(aug, rotation, flip), offsets, atol=1e-12)

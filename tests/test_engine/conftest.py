@@ -20,3 +20,15 @@ def synthetic_blurhand(tmp_path_factory):
             image_size=96, interacting_prob=0., subframes_per_interval=2),
         progress=False)
     return str(root) + '/'
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Train the tiny models with one thread (as the tools/ subprocesses of
+    these tests do, OMP_NUM_THREADS=1): faster for tiny tensors, and no
+    spinning threads fighting over the 2 CPU cores."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

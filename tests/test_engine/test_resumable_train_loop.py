@@ -81,7 +81,10 @@ def test_resume_with_workers_replays_data_exactly(tmp_path):
     crashed.custom_hooks = [dict(type='_CrashAtIterHook', at=9)]
     with pytest.raises(_Crash):
         _train(crashed)
-    _train(_cfg(tmp_path, tmp_path / 'run', num_workers=1, resume=True))
+    resumed = _train(
+        _cfg(tmp_path, tmp_path / 'run', num_workers=1, resume=True))
+    assert isinstance(resumed.train_loop, ResumableEpochBasedTrainLoop)
+    assert resumed.iter == 15
     _assert_same_state(
         _final_state(tmp_path / 'run'), _final_state(tmp_path / 'ref'))
 

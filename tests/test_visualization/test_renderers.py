@@ -157,7 +157,7 @@ def test_falls_back_to_opencv_with_one_warning(monkeypatch):
 
 def test_importing_mmblurhand_sets_no_gl_platform():
     env = {k: v for k, v in os.environ.items() if k != 'PYOPENGL_PLATFORM'}
-    code = ('import os, mmblurhand.visualization, mmblurhand.datasets; '
+    code = ('import os, mmblurhand.visualization.renderers; '
             'print(os.environ.get("PYOPENGL_PLATFORM"))')
     out = subprocess.run([sys.executable, '-c', code],
                          env=env,

@@ -38,20 +38,23 @@ import time
 STUDY_DIR = 'configs/studies'
 GEN = 'mh-gen_r18s_k{}_study-synthetic-64x64'
 #: (name, config stem, needs training, checkpoint source). Order matters:
-#: selectors need the K = 16 generator.
+#: selectors need the K = 16 generator; the costliest run (K = 32) is last.
 STEPS = [
     ('k1', GEN.format(1), True, None),
     ('k4', GEN.format(4), True, None),
     ('k16', GEN.format(16), True, None),
-    ('k32', GEN.format(32), True, None),
-    ('k16_noise', GEN.format('16-noise'), True, None),
-    ('blurhandnet', 'blurhandnet_r18s_study-synthetic-64x64', True, None),
-    ('singleframe', 'singleframe_r18s_study-synthetic-64x64', True, None),
     ('k16_random', GEN.format('16-randsel'), False, 'k16'),
     ('sel_ccr', 'mh-sel-ccr_r18s_k16_study-synthetic-64x64', True, None),
+    ('blurhandnet', 'blurhandnet_r18s_study-synthetic-64x64', True, None),
+    ('singleframe', 'singleframe_r18s_study-synthetic-64x64', True, None),
+    ('k16_noise', GEN.format('16-noise'), True, None),
     ('sel_pairwise', 'mh-sel-pairwise_r18s_k16_study-synthetic-64x64', True,
      None),
+    ('k32', GEN.format(32), True, None),
 ]
+DATA_ROOT = 'data/blurhand_synthetic/'
+#: Blur-rate bins of the metrics (their default).
+BLUR_BINS = (0., 0.2, 0.4, 0.6, 0.8, float('inf'))
 STEP_NAMES = [s[0] for s in STEPS]
 
 
@@ -137,6 +140,74 @@ def run_step(args, name, stem, train, source) -> None:
         json.dump(timing, f, indent=2)
 
 
+def mean_hand_baseline(work_dir) -> dict:
+    """MPJPE of always predicting the mean training hand (no image).
+
+    The root-relative joints of every training sample (left hands mirrored
+    into right hands) are averaged per time step and joint; that sequence
+    (mirrored back for left hands) is the prediction for every test sample.
+    Pooled over valid joints, mm, per step and per blur-rate bin, like the
+    study metrics. A model that does not beat it has learned nothing from
+    the image.
+    """
+    import numpy as np
+
+    from mmblurhand.registry import DATASETS
+    from mmblurhand.utils import register_all_modules
+    out_file = osp.join(work_dir, 'metrics', 'mean_hand.json')
+    if osp.isfile(out_file):
+        with open(out_file) as f:
+            return json.load(f)
+    register_all_modules()
+
+    def samples(split):
+        dataset = DATASETS.build(
+            dict(
+                type='BlurHandDataset',
+                data_root=DATA_ROOT,
+                split=split,
+                test_mode=split == 'test',
+                pipeline=[]))
+        for index in range(len(dataset)):
+            info = dataset.get_data_info(index)
+            joints = np.asarray(info['ann_joints_cam'], dtype=np.float64)
+            joints = joints - joints[:, :1]
+            sign = -1. if info['hand_type'] == 'left' else 1.
+            yield (joints * np.array([sign, 1., 1.]), sign,
+                   np.asarray(info['ann_joints_valid']) > 0,
+                   float(info.get('blur_rate', np.nan)))
+
+    train = [j for j, _, valid, _ in samples('train')]
+    mean = np.mean(train, axis=0)  # (T, J, 3), right-hand frame
+    errors, valids, rates = [], [], []
+    for joints, _, valid, rate in samples('test'):
+        # both in the right-hand frame: mirroring GT == mirroring the
+        # prediction back
+        errors.append(np.linalg.norm(mean - joints, axis=-1) * 1000.)
+        valids.append(valid)
+        rates.append(rate)
+    errors, valids, rates = map(np.asarray, (errors, valids, rates))
+    names = ('past', 'middle', 'future')
+    metrics = {}
+
+    def pooled(mask, suffix=''):
+        for t, name in enumerate(names[:errors.shape[1]]):
+            sel = valids[mask, t]
+            if sel.any():
+                metrics[f'MPJPE_{name}{suffix}'] = float(
+                    errors[mask, t][sel].mean())
+
+    pooled(np.ones(len(errors), dtype=bool))
+    for lo, hi in zip(BLUR_BINS[:-1], BLUR_BINS[1:]):
+        mask = (rates >= lo) & (rates < hi)
+        if mask.any():
+            pooled(mask, f'/blur_{lo:g}-{hi:g}')
+    os.makedirs(osp.dirname(out_file), exist_ok=True)
+    with open(out_file, 'w') as f:
+        json.dump(metrics, f, indent=2)
+    return metrics
+
+
 def load_results(work_dir) -> dict:
     results = {}
     for name, stem, _, _ in STEPS:
@@ -150,6 +221,14 @@ def load_results(work_dir) -> dict:
             with open(paths['timing']) as f:
                 timing = json.load(f)
         results[name] = dict(config=stem, metrics=metrics, timing=timing)
+    if osp.isdir(DATA_ROOT):
+        results['mean_hand'] = dict(
+            config=None,
+            metrics=mean_hand_baseline(work_dir),
+            timing=dict(commands=[
+                'python tools/analysis_tools/accuracy_studies.py '
+                '--tables-only'
+            ]))
     return results
 
 
@@ -240,6 +319,7 @@ def tables(results) -> str:
         'commands |', '|---|---|---|---|'
     ]
     rows = (
+        ('mean_hand', 'mean training hand (ignores the image)', 'MPJPE'),
         ('singleframe', 'single-frame baseline (no unfolding)', 'MPJPE'),
         ('blurhandnet', 'BlurHandNet', 'MPJPE'),
         ('k16', 'multi-hypothesis K=16, top-1 (projective)', 'MPJPE_top1'),
@@ -267,7 +347,8 @@ def tables(results) -> str:
 
 def blur_table(results):
     """Middle-frame MPJPE per blur-rate bin."""
-    names = (('singleframe', 'single frame', 'MPJPE_middle'),
+    names = (('mean_hand', 'mean training hand', 'MPJPE_middle'),
+             ('singleframe', 'single frame', 'MPJPE_middle'),
              ('blurhandnet', 'BlurHandNet', 'MPJPE_middle'),
              ('k16', 'MH K=16 top-1 (projective)', 'MPJPE_top1_middle'),
              ('sel_ccr', 'MH K=16 top-1 (CCR)', 'MPJPE_top1_middle'),

@@ -29,9 +29,9 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from mmblurhand.models.mano.mano_io import (  # noqa: E402
-    META_KEY, save_npz_atomic)
+    META_KEY, load_procedural_mano, save_npz_atomic)
 from mmblurhand.models.mano.procedural_hand import (  # noqa: E402
-    PROCEDURAL_MANO_VERSION, procedural_hand_pose, procedural_mano_arrays)
+    PROCEDURAL_MANO_VERSION, procedural_hand_pose)
 
 PREVIEW_POSES = ('flat', 'relaxed', 'fist', 'pinch', 'point')
 
@@ -47,7 +47,7 @@ def write_model_files(out_dir: str, formats=('pkl', 'npz'),
     written = []
     os.makedirs(out_dir, exist_ok=True)
     for side in ('right', 'left'):
-        arrays = procedural_mano_arrays(side)
+        arrays = load_procedural_mano(side)  # built once, then cached
         meta = dict(version=PROCEDURAL_MANO_VERSION, side=side,
                     source='procedural (MANO-format, NOT MANO)')
         for fmt in formats:

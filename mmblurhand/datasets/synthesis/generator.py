@@ -372,13 +372,21 @@ def _worker_context():
     """
     if 'forkserver' in mp.get_all_start_methods():
         context = mp.get_context('forkserver')
-        context.set_forkserver_preload([__name__])
+        context.set_forkserver_preload([
+            __name__, 'mmblurhand.models.mano',
+            'mmblurhand.visualization.renderers'
+        ])
         return context
     return mp.get_context('spawn')
 
 
 def _worker(task: tuple) -> dict:
-    return synthesize_sample(*task)
+    start = time.process_time()
+    record = synthesize_sample(*task)
+    record['cpu_seconds'] = time.process_time() - start
+    from mmblurhand.visualization.renderers import get_render_backend
+    record['renderer'] = get_render_backend(task[3].backend).name
+    return record
 
 
 def read_meta(out_dir: str) -> Optional[dict]:
@@ -437,8 +445,9 @@ def format_summary(summary: dict) -> str:
         lines.append(f'  {summary["num_samples"]} samples in '
                      f'{summary["seconds"]:.1f} s '
                      f'({summary["samples_per_second"]:.2f} samples/s, '
-                     f'{summary["workers"]} workers, renderer '
-                     f'{summary["renderer"]})')
+                     f'{summary["workers"]} workers, '
+                     f'{summary["cpu_seconds_per_sample"]:.3f} CPU s per '
+                     f'sample, renderer {summary["renderer"]})')
     return '\n'.join(lines)
 
 
@@ -556,13 +565,13 @@ def synthesize_blurhand(out_dir: str,
         json.dump(dict(meta, summary=summary), f, indent=1)
     os.replace(
         osp.join(out_dir, META_FILE + '.tmp'), osp.join(out_dir, META_FILE))
-    from mmblurhand.visualization.renderers import get_render_backend
     summary.update(
         out_dir=out_dir,
         skipped=False,
         seconds=seconds,
+        cpu_seconds_per_sample=float(
+            np.mean([r['cpu_seconds'] for r in records])) if records else 0.0,
         samples_per_second=len(records) / max(seconds, 1e-9),
         workers=workers,
-        renderer=get_render_backend(cfg.backend).name if workers <= 1 else
-        cfg.backend)
+        renderer=', '.join(sorted({r['renderer'] for r in records})))
     return summary

@@ -374,7 +374,7 @@ def _solve_ring_sizes(below_w, above_w, budget: int, wrist: int):
 
 
 def _section_ring(sdf, skel: HandSkeleton, u: float, size: int,
-                  samples: int = 720) -> np.ndarray:
+                  samples: int = 360) -> np.ndarray:
     """Ring of the hand's cross-section at ``u`` (thenar and hypothenar
     included), evenly spaced by arc length, vertex 0 at the radial extreme
     and then over the back of the hand.
@@ -385,7 +385,7 @@ def _section_ring(sdf, skel: HandSkeleton, u: float, size: int,
     angles = 2 * np.pi * np.arange(samples) / samples
     dirs = np.stack([np.zeros(samples), np.cos(angles), np.sin(angles)], 1)
     center = np.array([u, cv, cn])
-    steps = np.linspace(0.0, 0.09, 181)
+    steps = np.linspace(0.0, 0.09, 91)
     pts = center[None, None] + steps[None, :, None] * dirs[:, None]
     with torch.no_grad():
         values = sdf(torch.as_tensor(pts.reshape(-1, 3))).numpy()
@@ -654,7 +654,7 @@ def _folded_faces(points, faces, sdf, threshold=0.2) -> np.ndarray:
     return np.flatnonzero((normal * grad).sum(1) < threshold)
 
 
-def _untangle(points, faces, sdf, movable, iterations=20, step=0.5):
+def _untangle(points, faces, sdf, movable, iterations=6, step=0.5):
     """Local relaxation around folded faces: their vertices and the
     vertices next to them move towards their neighbours' mean and back
     onto the surface, until no fold is left or ``iterations`` run out."""

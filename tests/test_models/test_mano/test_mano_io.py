@@ -146,15 +146,14 @@ def test_left_shapedirs_fix_only_for_the_buggy_official_file(
 
 
 def test_procedural_cache_is_written_atomically_and_reused(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, right_arrays):
     from mmblurhand.models.mano.procedural_hand import \
         PROCEDURAL_MANO_VERSION
     calls = []
-    real = mano_io._build_procedural
 
-    def counting(side):
+    def counting(side):  # stands in for the (slow) generator
         calls.append(side)
-        return real(side)
+        return {k: v.copy() for k, v in right_arrays.items()}
 
     monkeypatch.setattr(mano_io, '_build_procedural', counting)
     first = mano_io.load_procedural_mano('right', cache_dir=str(tmp_path))
@@ -211,3 +210,33 @@ def test_convert_mano_tool_writes_loadable_fixed_npz(
         tool.main([str(tmp_path), '--out-dir', str(out_dir)])
     with pytest.raises(MANOModelNotFoundError):
         tool.main([str(tmp_path / 'nothing_here')])
+
+
+def test_make_synthetic_mano_files_load_in_mmblurhand_and_smplx(
+        tmp_path, right_arrays):
+    import smplx
+    import torch
+    tool = _load_tool('make_synthetic_mano')
+    written = tool.main(['--out-dir', str(tmp_path)])
+    assert sorted(osp.basename(p) for p in written) == [
+        'MANO_LEFT.npz', 'MANO_LEFT.pkl', 'MANO_RIGHT.npz', 'MANO_RIGHT.pkl'
+    ]
+    with open(tmp_path / 'MANO_RIGHT.pkl', 'rb') as f:
+        raw = pickle.load(f)  # a plain pickle: no chumpy, no mmblurhand
+    assert 'NOT MANO' in raw[mano_io.META_KEY]['source']
+    for ext in ('npz', 'pkl'):
+        arrays = load_mano_arrays(str(tmp_path / f'MANO_RIGHT.{ext}'))
+        np.testing.assert_array_equal(arrays['v_template'],
+                                      right_arrays['v_template'])
+    # The procedural left file is never "fixed" (it is already mirrored).
+    left = load_mano_arrays(str(tmp_path), 'left')
+    np.testing.assert_array_equal(left['shapedirs'][:, 0],
+                                  -right_arrays['shapedirs'][:, 0])
+    model = smplx.MANO(str(tmp_path / 'MANO_RIGHT.pkl'), use_pca=False,
+                       flat_hand_mean=True)
+    out = model(betas=torch.zeros(1, 10), global_orient=torch.zeros(1, 3),
+                hand_pose=torch.zeros(1, 45))
+    np.testing.assert_allclose(out.vertices[0].detach().numpy(),
+                               right_arrays['v_template'], atol=1e-6)
+    with pytest.raises(FileExistsError):
+        tool.main(['--out-dir', str(tmp_path)])

@@ -1,5 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""MHBlurHandNet and MHSelector on fake batches (tiny ResNet-18, 64x64)."""
+"""MHBlurHandNet and MHSelector on fake batches (a thin ResNet-18, 64x64)."""
 import copy
 
 import numpy as np
@@ -18,10 +18,16 @@ PREPROCESSOR = dict(
     mean=[0., 0., 0.],
     std=[255., 255., 255.],
     bgr_to_rgb=True)
-BACKBONE = dict(type='ResNet', depth=18, out_indices=(1, 2, 3))
+# ResNet-18 with 16 base channels: levels (32, 64, 128) at strides 8-32.
+BACKBONE = dict(
+    type='ResNet',
+    depth=18,
+    stem_channels=16,
+    base_channels=16,
+    out_indices=(1, 2, 3))
 NECK = dict(
     type='Unfolder',
-    in_channels=(128, 256, 512),
+    in_channels=(32, 64, 128),
     deconv_channels=(32, 16),
     conv_channels=(32, C),
     heatmap_dims=2)
@@ -42,7 +48,7 @@ GENERATOR = dict(
             type='ManoRegressor',
             in_channels=C,
             coord_dims=2,
-            global_channels=512,
+            global_channels=128,
             camera_cfg=dict(input_size=(64, 64))),
         loss_diversity=dict(type='DiversityLoss', alpha=float(21 * C))),
     test_cfg=dict(num_select=2))
@@ -52,7 +58,7 @@ SCORER = dict(
     num_heads=2,
     num_layers=1,
     joint_in_channels=C,
-    context_in_channels=512,
+    context_in_channels=128,
     num_hypotheses=K,
     num_groups=4,
     head_hidden_dims=8)
