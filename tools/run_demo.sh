@@ -4,10 +4,12 @@
 # `make demo`, end to end on a CPU (run after tools/setup_env.sh):
 #
 #   1. generate a small synthetic blurry-hand dataset (cached: the generator
-#      does nothing when the same dataset exists);
+#      does nothing when the same dataset exists, and replaces it when its
+#      options or the procedural hand model changed);
 #   2. train the small multi-hypothesis generator, then
 #   3. the selector (CCR loss) on top of it (each reuses its checkpoint when
-#      present and resumes an interrupted run);
+#      one exists for the same dataset, configs and epochs, and resumes an
+#      interrupted run);
 #   4. evaluate the selector on the held-out test split (metric table), with
 #      prediction-vs-GT pictures (tools/test.py --show-dir);
 #   5. run demo/image_demo.py on a few held-out test images.
@@ -82,11 +84,14 @@ schedule_opts() {  # $1 = epochs
 log "1/5 synthetic dataset: $NUM_TRAIN train + $NUM_TEST test images in $DATA"
 "$PY" tools/dataset_converters/synthesize_blurhand.py --out "$DATA" \
     --num-train "$NUM_TRAIN" --num-test "$NUM_TEST" --seed 0 \
-    --workers "$WORKERS" --img-size 256 \
+    --workers "$WORKERS" --img-size 256 --overwrite \
     || die "dataset generation failed; delete $DATA and run again"
+# Cached runs are keyed by the dataset (regenerated when its options or the
+# hand model change) and the configs, so stale checkpoints are never reused.
+key() { cat "$DATA/synthesis_meta.json" "$@" | sha1sum | cut -c1-8; }
 
 # -------------------------------------------------------- 2. generator --
-GEN_DIR="$WORK/mh-gen_n${NUM_TRAIN}_e${GEN_EPOCHS}"
+GEN_DIR="$WORK/mh-gen_e${GEN_EPOCHS}_$(key "$GEN_CFG")"
 GEN_CKPT="$GEN_DIR/epoch_${GEN_EPOCHS}.pth"
 if [[ -f "$GEN_CKPT" ]]; then
     log "2/5 generator: reusing $GEN_CKPT"
@@ -101,7 +106,7 @@ else
 fi
 
 # --------------------------------------------------------- 3. selector --
-SEL_DIR="$WORK/mh-sel_n${NUM_TRAIN}_e${GEN_EPOCHS}-${SEL_EPOCHS}"
+SEL_DIR="$WORK/mh-sel_e${GEN_EPOCHS}-${SEL_EPOCHS}_$(key "$GEN_CFG" "$SEL_CFG")"
 SEL_CKPT="$SEL_DIR/epoch_${SEL_EPOCHS}.pth"
 if [[ -f "$SEL_CKPT" ]]; then
     log "3/5 selector: reusing $SEL_CKPT"

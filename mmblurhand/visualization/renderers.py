@@ -560,7 +560,8 @@ def render_mesh_sequence(vertices: np.ndarray,
 
     Returns:
         tuple: ``rgb`` (N, H, W, 3) float32 in [0, 1], straight colour
-        (0 where uncovered) unless ``premultiplied``; ``alpha`` (N, H, W) coverage in [0, 1];
+        (0 where uncovered) unless ``premultiplied``; ``alpha`` (N, H, W)
+        coverage in [0, 1];
         ``depth`` (N, H, W) camera ``z`` in metres (0 where uncovered), or
         ``None`` when ``return_depth`` is ``False``.
     """

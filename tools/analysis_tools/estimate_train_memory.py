@@ -11,7 +11,8 @@ Runs on any device (CPU is enough) and counts bytes, not time:
   (Adam/AdamW: 2 tensors per parameter, SGD with momentum: 1) and buffers;
 - **activations**: the tensors autograd keeps for the backward pass of one
   training step (``torch.autograd.graph.saved_tensors_hooks``, each storage
-  counted once), measured at each ``--batch-sizes`` on fake
+  counted once, the model's own weights left out), measured at each
+  ``--batch-sizes`` on fake
   contract-conformant batches (:mod:`mmblurhand.testing`), fitted as
   ``per_sample * batch + fixed`` and extrapolated to ``--per-gpu-batch``;
   with ``--amp-dtype`` the forward runs under autocast, as
@@ -67,14 +68,24 @@ def parse_args():
 
 
 class SavedTensorMeter:
-    """Bytes of the distinct storages autograd saves for backward."""
+    """Bytes of the distinct storages autograd saves for backward, except
+    the model's own parameters and buffers (counted as model states).
 
-    def __init__(self):
+    Args:
+        model (nn.Module): The model whose weights are left out.
+    """
+
+    def __init__(self, model: torch.nn.Module):
         self.storages = {}
+        self.weights = {
+            t.untyped_storage().data_ptr()
+            for t in list(model.parameters()) + list(model.buffers())
+        }
 
     def pack(self, tensor: torch.Tensor) -> torch.Tensor:
         storage = tensor.untyped_storage()
-        self.storages[storage.data_ptr()] = storage.nbytes()
+        if storage.data_ptr() not in self.weights:
+            self.storages[storage.data_ptr()] = storage.nbytes()
         return tensor
 
     @property
@@ -94,7 +105,7 @@ def activation_bytes(model, cfg, batch_size: int, amp_dtype) -> int:
         img_shape=(size[1] + 16, size[0] + 16))
     model.train()
     model.zero_grad(set_to_none=True)
-    meter = SavedTensorMeter()
+    meter = SavedTensorMeter(model)
     device_type = next(model.parameters()).device.type
     autocast = torch.autocast(
         device_type,
@@ -149,11 +160,10 @@ def main():
     target = args.per_gpu_batch or cfg.train_dataloader.batch_size
     activations = per_sample * target + fixed
     states = param_bytes + grad_bytes + optim_bytes + buffer_bytes
+    # (under autocast, the low-precision weight copies are saved tensors:
+    # part of the activations)
     total = (states + activations) * (1 + FRAGMENTATION) + \
         CUDA_CONTEXT_BYTES
-    if args.amp_dtype:
-        # autocast keeps a low-precision copy of every weight it casts
-        total += grad_bytes / 2 * (1 + FRAGMENTATION)
 
     report = dict(
         config=args.config,

@@ -40,7 +40,7 @@ from .scene import (sample_camera, sample_lighting, sample_skin_colour,
                     vertex_colour_variation)
 
 #: Bumped whenever the output for a given seed changes.
-SYNTHESIS_VERSION = 'blurhand-synthetic-v1'
+SYNTHESIS_VERSION = 'blurhand-synthetic-v2'
 SPLITS = ('train', 'test')
 META_FILE = 'synthesis_meta.json'
 #: Blur-rate histogram bins of the summary (Human from Blur, Table 1).
@@ -432,7 +432,8 @@ def format_summary(summary: dict) -> str:
         info = summary['splits'].get(split)
         if not info:
             continue
-        types = ', '.join(f'{v} {k}' for k, v in sorted(info['hand_types'].items()))
+        types = ', '.join(
+            f'{v} {k}' for k, v in sorted(info['hand_types'].items()))
         lines.append(f'  {split}: {info["samples"]} images ({types}); '
                      f'blur rate mean {info["blur_rate_mean"]:.3f}, median '
                      f'{info["blur_rate_median"]:.3f}')

@@ -99,7 +99,8 @@ class HandArticulation:
         for name in posed:
             finger, k = name.split('_')
             child = f'{finger}_{int(k) + 1}'
-            bones.append(flat[names21.index(child)] - flat[names21.index(name)])
+            bones.append(flat[names21.index(child)] -
+                         flat[names21.index(name)])
         bones = _unit(np.stack(bones))
         wrist = flat[names21.index('Wrist')]
         palm_normal = _unit(
@@ -218,7 +219,8 @@ def sample_hand_motion(rng: np.random.Generator,
                        translation: np.ndarray,
                        num_keyframes: int = 5,
                        fps: float = 30.0,
-                       subframes_per_interval: int = 8) -> Dict[str, np.ndarray]:
+                       subframes_per_interval: int = 8
+                       ) -> Dict[str, np.ndarray]:
     """Sample one hand's motion and interpolate it to sub-frames.
 
     Args:

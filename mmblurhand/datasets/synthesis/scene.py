@@ -22,7 +22,8 @@ def sample_camera(rng: np.random.Generator,
                   hand_extent: float,
                   focal_range: Tuple[float, float] = (1.4, 2.6),
                   fill_range: Tuple[float, float] = (0.3, 0.6),
-                  rotation: Optional[Rotation] = None) -> Dict[str, np.ndarray]:
+                  rotation: Optional[Rotation] = None
+                  ) -> Dict[str, np.ndarray]:
     """A pinhole camera that sees ``target_world`` at a random place.
 
     The focal length is ``U(focal_range) * image width``; the distance makes

@@ -76,7 +76,10 @@ class GenerateBlurHandTargets(BaseTransform):
         self.shape_limit = float(shape_limit)
         self.mano_cfg = dict(model_path=None) if mano_cfg is None else dict(
             mano_cfg)
+        # The side follows each sample; a registry ``type`` is allowed so
+        # the model's ``mano_cfg`` can be reused verbatim.
         self.mano_cfg.pop('side', None)
+        self.mano_cfg.pop('type', None)
         self._layers: Dict[str, object] = {}
 
     def __getstate__(self) -> dict:
