@@ -132,8 +132,6 @@ class BlurHandDataset(BaseDataset):
 
     METAINFO: dict = dict(from_file=_metainfo_file())
     SPLITS = ('train', 'test')
-    #: Wrist index in InterHand order; right hand joints come first.
-    INTERHAND_ROOT = 20
 
     def __init__(self,
                  data_root: str,
@@ -413,6 +411,7 @@ class BlurHandDataset(BaseDataset):
         from mmblurhand.models.mano.joint_orders import (
             INTERHAND21_JOINT_NAMES, convert_joint_order)
         num_joints = len(INTERHAND21_JOINT_NAMES)
+        root = INTERHAND21_JOINT_NAMES.index('Wrist')
         hand_slice = slice(0, num_joints) if hand == 'right' else slice(
             num_joints, 2 * num_joints)
         data_path = self.annotation_path('data')
@@ -440,7 +439,7 @@ class BlurHandDataset(BaseDataset):
                 == 2 * num_joints else joint_valid, (2 * num_joints, ),
                 data_path, f'annotation {frame_ann["id"]} joint_valid')
             hand_valid = joint_valid[hand_slice]
-            hand_valid = hand_valid * hand_valid[self.INTERHAND_ROOT]
+            hand_valid = hand_valid * hand_valid[root]
             world.append(coords[hand_slice] / 1000.0)
             valid.append(hand_valid)
             params = mano.get(capture, {}).get(frame_idx, {})

@@ -326,7 +326,6 @@ class _PyrenderBackend:
     def render(self, vertices, normals, faces, colors, focal, princpt,
                size, light, with_depth=True,
                premultiplied=False) -> RenderOutput:
-        import trimesh
         pyrender = self.pyrender
         w, h = size
         self.renderer.viewport_width = w
@@ -364,13 +363,18 @@ class _PyrenderBackend:
                 pyrender.DirectionalLight(
                     intensity=3.0 * light['diffuse']),
                 pose=light_pose)
-            mesh = trimesh.Trimesh(
-                vertices[i] * to_gl,
-                faces,
-                vertex_normals=normals[i] * to_gl,
-                vertex_colors=(rgba * 255).astype(np.uint8),
-                process=False)
-            scene.add(pyrender.Mesh.from_trimesh(mesh, smooth=True))
+            # Double-sided: an open mesh (MANO's wrist) shows its inside.
+            primitive = pyrender.Primitive(
+                positions=vertices[i] * to_gl,
+                normals=normals[i] * to_gl,
+                indices=faces,
+                color_0=rgba,
+                material=pyrender.MetallicRoughnessMaterial(
+                    baseColorFactor=(1.0, 1.0, 1.0, 1.0),
+                    metallicFactor=0.0,
+                    roughnessFactor=0.8,
+                    doubleSided=True))
+            scene.add(pyrender.Mesh([primitive]))
             color, zbuf = self.renderer.render(
                 scene, flags=pyrender.RenderFlags.RGBA)
             cov = color[..., 3].astype(np.float32) / 255.0
@@ -387,7 +391,13 @@ class _PyrenderBackend:
 
 
 class _OpenCVBackend:
-    """Painter's algorithm with ``cv2.fillConvexPoly``; no GL needed."""
+    """Painter's algorithm with ``cv2.fillConvexPoly``; no GL needed.
+
+    Faces are drawn far to near with flat Lambert shading. On a closed mesh
+    back faces are culled (they are always hidden); an open mesh (MANO's
+    wrist) keeps them, lit from their visible side, because the inside can
+    be seen through the opening.
+    """
 
     name = 'opencv'
 
@@ -395,6 +405,13 @@ class _OpenCVBackend:
         import cv2
         self.cv2 = cv2
         self.supersample = max(int(supersample), 1)
+
+    @staticmethod
+    def _is_closed(faces: np.ndarray) -> bool:
+        """Whether every edge is shared by exactly two faces."""
+        edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+        _, counts = np.unique(edges, axis=0, return_counts=True)
+        return bool((counts == 2).all())
 
     def render(self, vertices, normals, faces, colors, focal, princpt,
                size, light, with_depth=True,
@@ -408,9 +425,13 @@ class _OpenCVBackend:
         depth = np.empty((num, h, w), np.float32)
         face_colors = colors[faces].mean(axis=1)
         light_dir = _unit(light['direction'])
+        cull = self._is_closed(faces)
         # Outward winding: a closed (or nearly closed) mesh has a positive
         # signed volume when its faces are counter-clockwise from outside.
+        # Measured about the mesh centre, so that an opening (MANO's wrist)
+        # adds only a small cone.
         tri0 = vertices[0][faces].astype(np.float64)
+        tri0 -= vertices[0].mean(axis=0)
         volume = np.einsum('fi,fi->f', tri0[:, 0],
                            np.cross(tri0[:, 1], tri0[:, 2])).sum()
         winding = 1.0 if volume >= 0 else -1.0
@@ -420,12 +441,17 @@ class _OpenCVBackend:
             normal = winding * np.cross(tri[:, 1] - tri[:, 0],
                                         tri[:, 2] - tri[:, 0])
             centroid = tri.mean(axis=1)
-            visible = (np.einsum('fi,fi->f', normal, centroid) < 0) & (
-                tri[:, :, 2] > 1e-6).all(axis=1)
+            # Front faces: outward normal towards the camera (the origin).
+            facing = np.einsum('fi,fi->f', normal, centroid) < 0
+            visible = (tri[:, :, 2] > 1e-6).all(axis=1)
+            if cull:
+                visible &= facing
             idx = np.flatnonzero(visible)
             idx = idx[np.argsort(-centroid[idx, 2], kind='stable')]
-            unit_n = normal[idx] / np.maximum(
-                np.linalg.norm(normal[idx], axis=1, keepdims=True), 1e-12)
+            # Two-sided lighting: shade every face from the camera's side.
+            unit_n = normal[idx] * np.where(facing[idx], 1.0, -1.0)[:, None]
+            unit_n /= np.maximum(
+                np.linalg.norm(unit_n, axis=1, keepdims=True), 1e-12)
             lambert = np.clip(unit_n @ -light_dir, 0.0, None)
             shade = face_colors[idx] * (light['ambient'] +
                                         light['diffuse'] * lambert[:, None])

@@ -201,6 +201,17 @@ def test_generation_is_idempotent(tmp_path):
         root, 2, 1, seed=1, cfg=cfg, overwrite=True, progress=False)
     assert not redone['skipped']
     assert len(_json(root, 'train', 'data')['images']) == 10
+    # Data from another hand model (or generator version) is stale: it is
+    # regenerated without --overwrite.
+    with open(meta) as f:
+        stored = json.load(f)
+    stored['hand_model'] = 'another-hand'
+    with open(meta, 'w') as f:
+        json.dump(stored, f)
+    fresh = synthesize_blurhand(root, 2, 1, seed=1, cfg=cfg, progress=False)
+    assert not fresh['skipped']
+    with open(meta) as f:
+        assert json.load(f)['hand_model'] != 'another-hand'
 
 
 def test_cli_writes_then_skips(tmp_path, capsys):

@@ -65,7 +65,7 @@ atomic_write_bytes = checkpoint_io.atomic_write_bytes
 payloads = []
 for i in range(2):
     buf = io.BytesIO()
-    torch.save({'version': i, 'w': torch.full((4_000_000,), float(i))}, buf)
+    torch.save({'version': i, 'w': torch.full((2_000_000,), float(i))}, buf)
     payloads.append(buf.getvalue())
 print('ready', flush=True)
 i = 0
@@ -76,22 +76,29 @@ while True:
 
 
 def test_sigkill_during_writes_never_leaves_a_truncated_file(tmp_path):
-    """A process rewriting a 16 MB checkpoint in a loop is SIGKILLed at
-    several moments; the file under the final name always loads."""
+    """A process rewriting an 8 MB checkpoint in a loop is SIGKILLed while
+    a new version is being written (its temporary file exists); the file
+    under the final name is always a complete version."""
     target = tmp_path / 'latest.pth'
-    for delay in (0.05, 0.23):
+    for _ in range(2):
         proc = subprocess.Popen([sys.executable, '-c', _WRITER,
                                  str(target), checkpoint_io.__file__],
                                 stdout=subprocess.PIPE,
                                 env=tool_env())
         assert proc.stdout.readline().strip() == b'ready'
-        while not target.exists():
-            time.sleep(0.01)
-        time.sleep(delay)
+        deadline = time.time() + 60
+        while not [n for n in os.listdir(tmp_path) if n.endswith('.tmp')
+                   ] or not target.exists():
+            assert time.time() < deadline, 'the writer never wrote'
+            time.sleep(0.001)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         ckpt = torch.load(target, weights_only=True)
         assert torch.all(ckpt['w'] == ckpt['version'])
+        # (a killed writer leaves its hidden temporary file behind)
+        for name in os.listdir(tmp_path):
+            if name.endswith('.tmp'):
+                os.remove(tmp_path / name)
 
 
 def _runner(tmp_path, hook_type, **ckpt):

@@ -12,8 +12,12 @@ import sys
 import pytest
 from engine_toys import (REPO_ROOT, free_port, tiny_blurhandnet_config_text,
                          tool_env)
+from mmengine.config import Config
+from mmengine.runner import Runner
 
-from mmblurhand.utils import load_from_local
+from mmblurhand.utils import load_from_local, register_all_modules
+
+register_all_modules()
 
 TOOLS = osp.join(REPO_ROOT, 'tools')
 
@@ -85,27 +89,21 @@ def test_both_ranks_train_and_rank0_alone_writes_checkpoints(dist_run):
 def test_two_rank_evaluation_equals_one_rank(dist_run, tmp_path):
     config, work_dir, _ = dist_run
     ckpt = str(work_dir / 'iter_4.pth')
-    one, two = tmp_path / 'one.json', tmp_path / 'two.json'
-    # 1 process (tools/test.py) and 2 processes side by side
-    single = _start([
-        sys.executable,
-        osp.join(TOOLS, 'test.py'),
-        str(config), ckpt, '--work-dir',
-        str(tmp_path / 'w1'), '--out',
-        str(one)
+    two = tmp_path / 'two.json'
+    dist_test = _start([
+        'bash',
+        osp.join(TOOLS, 'dist_test.sh'),
+        str(config), ckpt, '2', '--work-dir',
+        str(tmp_path / 'w2'), '--out',
+        str(two)
     ])
-    log = _finish(
-        _start([
-            'bash',
-            osp.join(TOOLS, 'dist_test.sh'),
-            str(config), ckpt, '2', '--work-dir',
-            str(tmp_path / 'w2'), '--out',
-            str(two)
-        ]))
-    _finish(single)
+    # meanwhile, 1 process (in this one, as tools/test.py builds it)
+    cfg = Config.fromfile(str(config))
+    cfg.load_from = ckpt
+    cfg.work_dir = str(tmp_path / 'w1')
+    metrics_1 = Runner.from_cfg(cfg).test()
+    log = _finish(dist_test)
     assert 'nccl -> gloo' in log
-    with open(one) as f:
-        metrics_1 = json.load(f)
     with open(two) as f:
         metrics_2 = json.load(f)
     counts = [v for k, v in metrics_2.items() if k.startswith('num_samples')]

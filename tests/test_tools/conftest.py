@@ -151,3 +151,13 @@ def scaling_tool():
 @pytest.fixture(scope='session')
 def onnx_tool():
     return load_tool('tools/deployment/pytorch2onnx.py')
+
+
+@pytest.fixture(scope='session')
+def studies_tool():
+    return load_tool('tools/analysis_tools/accuracy_studies.py')
+
+
+@pytest.fixture(scope='session')
+def speed_tool():
+    return load_tool('tools/analysis_tools/speed_study.py')

@@ -183,3 +183,49 @@ def test_hypothesis_scaling_rejects_single_hypothesis_models(
         tiny_configs, scaling_tool):
     with pytest.raises(ValueError, match='MHBlurHandNet'):
         scaling_tool.main([tiny_configs['blurhandnet'], '--ks', '1'])
+
+
+def test_skinning_prototype_matches_mano_layer(speed_tool):
+    from mmblurhand.models.mano import ManoLayer
+    mano = ManoLayer()
+    torch.manual_seed(0)
+    groups, k = 3, 4
+    pose = torch.randn(groups * k, 48) * 0.5
+    shape = torch.randn(groups, 10)
+    rows = shape[:, None].expand(groups, k, 10).reshape(-1, 10)
+    ref = mano(pose[:, :3], pose[:, 3:], rows)
+    for betas, shared in ((rows, 0), (shape, k)):
+        verts, joints = speed_tool.skinning_3x4_lbs(
+            mano, pose[:, :3], pose[:, 3:], betas, shared_shape_dims=shared)
+        assert torch.allclose(verts, ref.vertices, atol=1e-6)
+        assert torch.allclose(joints, ref.joints, atol=1e-6)
+
+
+def test_study_tables_read_the_metric_keys(studies_tool):
+    steps = ('past', 'middle', 'future')
+
+    def mh(offset):
+        metrics = {}
+        for s in steps:
+            metrics[f'MPJPE_oracle-step_{s}'] = 10. + offset
+            metrics[f'MPJPE_oracle-seq_{s}'] = 11. + offset
+            for n in (1, 2, 3, 4):
+                metrics[f'MPJPE_top{n}_{s}'] = 20. - n + offset
+        metrics.update({
+            'PJD_middle': 3.,
+            'hit_rate': 0.5,
+            'MPJPE_top1_middle/blur_0-0.2': 7.5,
+            'num_samples/blur_0-0.2': 12.
+        })
+        return dict(metrics=metrics, timing=dict(commands=['cmd']))
+
+    results = {f'k{k}': mh(k) for k in (1, 4, 16, 32)}
+    results['sel_ccr'] = mh(0.25)
+    results['blurhandnet'] = dict(
+        metrics={f'MPJPE_{s}': 30. for s in steps}, timing={})
+    text = studies_tool.tables(results)
+    assert '| 32 | 42.00 | 42.00 | 42.00 | 43.00 | 3.00 | `cmd` |' in text
+    assert '| projective | 35.00 | 34.00 | 33.00 | 32.00 | 0.50 |' in text
+    assert '| BlurHandNet | 30.00 | 30.00 / 30.00 |  |' in text
+    assert '0-0.2 (12 imgs)' in text and '7.50' in text
+    assert 'pair-wise' not in text  # rows only for finished steps

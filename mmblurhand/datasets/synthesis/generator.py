@@ -43,6 +43,8 @@ from .scene import (sample_camera, sample_lighting, sample_skin_colour,
 SYNTHESIS_VERSION = 'blurhand-synthetic-v2'
 SPLITS = ('train', 'test')
 META_FILE = 'synthesis_meta.json'
+#: Meta keys whose change regenerates a dataset without ``overwrite``.
+_REGENERATE_KEYS = ('version', 'hand_model')
 #: Blur-rate histogram bins of the summary (Human from Blur, Table 1).
 BLUR_RATE_BINS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9,
                   1.1, float('inf'))
@@ -202,7 +204,8 @@ def synthesize_sample(split: str, index: int, seed: int,
     rng = sample_rng(seed, split, index)
     size = (cfg.image_size, cfg.image_size)
     hand_type, sides = _hand_types(rng, cfg)
-    betas = np.clip(rng.normal(0.0, 0.8, size=10), -2.5, 2.5)
+    num_betas = hand_model(cfg.mano_path, sides[0])[0].num_betas
+    betas = np.clip(rng.normal(0.0, 0.8, size=num_betas), -2.5, 2.5)
     skin = sample_skin_colour(rng)
     lighting = sample_lighting(rng)
     middle_sub = (cfg.num_keyframes - 1) * cfg.subframes_per_interval // 2
@@ -225,8 +228,7 @@ def synthesize_sample(split: str, index: int, seed: int,
                 num_keyframes=cfg.num_keyframes,
                 fps=cfg.fps,
                 subframes_per_interval=cfg.subframes_per_interval)
-            vertices, joints = _pose_hand(layer, motion,
-                                          betas[:layer.num_betas])
+            vertices, joints = _pose_hand(layer, motion, betas)
             hands.append(dict(side=side, motion=motion, vertices=vertices,
                               joints=joints))
         middle_verts = np.concatenate(
@@ -317,7 +319,7 @@ def synthesize_sample(split: str, index: int, seed: int,
                     np.concatenate([
                         motion['global_orient'][sub], motion['hand_pose'][sub]
                     ]), 6),
-                shape=_round(betas[:10], 6),
+                shape=_round(betas, 6),
                 trans=_round(motion['transl'][sub], 6))
     return dict(
         split=split,
@@ -463,7 +465,9 @@ def synthesize_blurhand(out_dir: str,
     """Generate a synthetic BlurHand dataset in the official layout.
 
     Idempotent: when ``out_dir`` already holds a complete dataset made with
-    the same options (``synthesis_meta.json``), nothing is done.
+    the same options (``synthesis_meta.json``), nothing is done. A dataset
+    made by another generator version or hand model is regenerated; one made
+    with other user options needs ``overwrite``.
 
     Args:
         out_dir (str): Dataset root to write.
@@ -481,7 +485,7 @@ def synthesize_blurhand(out_dir: str,
         dict: Summary (``skipped`` is ``True`` when nothing was done).
 
     Raises:
-        FileExistsError: ``out_dir`` holds a dataset made with other
+        FileExistsError: ``out_dir`` holds a dataset made with other user
             options and ``overwrite`` is ``False``.
     """
     if num_train < 0 or num_test < 0:
@@ -495,9 +499,11 @@ def synthesize_blurhand(out_dir: str,
             summary = dict(existing.get('summary', {}), skipped=True)
             summary['out_dir'] = out_dir
             return summary
-        if not overwrite:
-            changed = sorted(k for k in set(meta) | set(stored)
-                             if meta.get(k) != stored.get(k))
+        changed = sorted(k for k in set(meta) | set(stored)
+                         if meta.get(k) != stored.get(k))
+        # A new generator or hand model makes the old data stale: those are
+        # not user choices, so regenerate without asking.
+        if not overwrite and set(changed) - set(_REGENERATE_KEYS):
             raise FileExistsError(
                 f'"{out_dir}" holds a synthetic BlurHand dataset made with '
                 f'other options ({", ".join(changed)} differ). Pass '
