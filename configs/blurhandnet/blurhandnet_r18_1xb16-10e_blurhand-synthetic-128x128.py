@@ -70,6 +70,8 @@ model = dict(
             type='ManoRegressor',
             in_channels=128,
             coord_dims=3,
+            coord_mode='root_relative',
+            coord_scale=heatmap_size,
             global_channels=256,
             num_steps=num_steps,
             num_joints=num_joints,
@@ -97,7 +99,8 @@ target_cfg = dict(
 train_pipeline = [
     dict(type='LoadBlurHandImage'),
     dict(type='MirrorLeftHand'),
-    dict(type='BlurHandRandomScaleRotate'),
+    # the synthetic hands already take every orientation: scale only
+    dict(type='BlurHandRandomScaleRotate', rotate_prob=0.),
     dict(type='BlurHandTopdownAffine', input_size=input_size),
     dict(type='BlurHandColorJitter'),
     target_cfg,

@@ -114,17 +114,19 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
                          val_interval, dynamic_intervals)
         self.skip_mode = skip_mode
         self.reseed_every_iter = reseed_every_iter
+        self._resume_batch = 0
 
     def run(self) -> torch.nn.Module:
-        """Restore the sampler's seed after a resume, then train."""
-        self._sync_resume_state()
+        """Restore the position in the epoch and the sampler's seed after a
+        resume, then train."""
+        self._resume_batch = self._sync_resume_state()
         return super().run()
 
     def run_epoch(self) -> None:
         """Train on the batches of the current epoch not trained on yet."""
         self.runner.call_hook('before_train_epoch')
         self.runner.model.train()
-        start = self._iter - self._epoch * len(self.dataloader)
+        start, self._resume_batch = self._resume_batch, 0
         if start > 0:
             print_log(
                 f'Resuming epoch {self._epoch + 1} at batch {start + 1} of '
@@ -146,16 +148,31 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         self.runner.call_hook('after_train_epoch')
         self._epoch += 1
 
-    def _sync_resume_state(self) -> None:
-        """Check the epoch length and restore the sampler seed after a
-        resume; record both for the checkpoints of this run."""
+    def _sync_resume_state(self) -> int:
+        """After a resume: the number of batches of the current epoch the
+        checkpoint had trained on; the sampler seed is restored. Records
+        both the epoch length and the seed for this run's checkpoints.
+
+        Returns:
+            int: Batches to skip in the current epoch (0 when not resuming
+            or resuming at the start of an epoch).
+
+        Raises:
+            RuntimeError: When a mid-epoch checkpoint was written with
+                another epoch length.
+        """
         hub = self.runner.message_hub
         sampler = _seeded_sampler(self.dataloader)
         iters_per_epoch = len(self.dataloader)
+        start = 0
         if self._iter > 0:
-            saved_len = hub.get_info(ITERS_PER_EPOCH_KEY)
-            start = self._iter - self._epoch * iters_per_epoch
-            if start != 0 and saved_len not in (None, iters_per_epoch):
+            saved_len = hub.get_info(ITERS_PER_EPOCH_KEY) or iters_per_epoch
+            start = self._iter - self._epoch * saved_len
+            if start == saved_len:
+                # all batches done, the epoch-end hooks (validation,
+                # epoch checkpoint) not yet: they run on an empty epoch
+                start = iters_per_epoch
+            elif start != 0 and saved_len != iters_per_epoch:
                 raise RuntimeError(
                     f'Cannot continue epoch {self._epoch + 1} at iteration '
                     f'{self._iter}: the checkpoint was written with '
@@ -176,6 +193,7 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         hub.update_info(ITERS_PER_EPOCH_KEY, iters_per_epoch)
         if hasattr(sampler, 'seed'):
             hub.update_info(SAMPLER_SEED_KEY, sampler.seed)
+        return start
 
     def _open_epoch(self, start: int):
         """An iterator over the epoch's batches from ``start`` on, and a

@@ -106,15 +106,22 @@ def test_mmengine_loop_alone_does_not_resume_exactly(tmp_path):
     assert resumed.iter == 15 + 1  # epoch 2 ran again from its 1st batch
 
 
-def test_changed_epoch_length_is_refused_mid_epoch(tmp_path):
+def test_changed_epoch_length_refused_mid_epoch_allowed_at_epoch_end(
+        tmp_path):
     crashed = _cfg(tmp_path, tmp_path / 'run')
-    crashed.custom_hooks = [dict(type='_CrashAtIterHook', at=8)]
+    crashed.custom_hooks = [dict(type='_CrashAtIterHook', at=11)]
     with pytest.raises(_Crash):
-        _train(crashed)
-    changed = _cfg(tmp_path, tmp_path / 'run', resume=True,
-                   train_dataloader=dict(batch_size=5))
+        _train(crashed)  # iter_8 (epoch 2, batch 3) and iter_10 (its end)
+    mid_epoch = _cfg(tmp_path, tmp_path / 'run', resume=True,
+                     load_from=str(tmp_path / 'run' / 'iter_8.pth'),
+                     train_dataloader=dict(batch_size=5))
     with pytest.raises(RuntimeError, match=r'5 iterations per epoch.*has 4'):
-        _train(changed)
+        _train(mid_epoch)
+    # at the end of epoch 2: its validation, then epoch 3 of 4 iterations
+    resumed = _train(
+        _cfg(tmp_path, tmp_path / 'run', resume=True,
+             train_dataloader=dict(batch_size=5)))
+    assert resumed.iter == 10 + 4 and resumed.epoch == 3
 
 
 def test_sampler_seed_is_restored_when_the_config_has_no_seed(tmp_path):

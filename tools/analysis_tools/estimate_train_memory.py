@@ -16,7 +16,10 @@ Runs on any device (CPU is enough) and counts bytes, not time:
   contract-conformant batches (:mod:`mmblurhand.testing`), fitted as
   ``per_sample * batch + fixed`` and extrapolated to ``--per-gpu-batch``;
   with ``--amp-dtype`` the forward runs under autocast, as
-  ``tools/train.py --amp`` does on GPUs.
+  ``tools/train.py --amp`` does on GPUs (the half-precision weight copies
+  autocast keeps are part of the activations; with a single batch size they
+  are taken as the fixed part).
+
 
 The printed total adds an assumed 1 GiB for the CUDA context and kernel
 workspaces and 10% for allocator fragmentation: it is an *estimate*, not a
@@ -121,6 +124,16 @@ def activation_bytes(model, cfg, batch_size: int, amp_dtype) -> int:
     return meter.nbytes
 
 
+def cast_weight_bytes(model: torch.nn.Module, itemsize: int = 2) -> int:
+    """Bytes of the half-precision copies autocast makes of the trainable
+    weights of convolutions and linear layers (kept for backward)."""
+    layers = (torch.nn.modules.conv._ConvNd, torch.nn.Linear)
+    return sum(
+        p.numel() * itemsize for m in model.modules()
+        if isinstance(m, layers) for p in m.parameters(recurse=False)
+        if p.requires_grad)
+
+
 def _input_size(cfg):
     for transform in cfg.train_dataloader.dataset.pipeline:
         if 'input_size' in transform:
@@ -156,7 +169,10 @@ def main():
     if len(sizes) > 1:
         per_sample, fixed = np.polyfit(sizes, values, 1)
     else:
-        per_sample, fixed = values[0] / sizes[0], 0.
+        # one batch size: the batch-independent part is the low-precision
+        # weight copies autocast keeps (none in fp32)
+        fixed = cast_weight_bytes(model) if args.amp_dtype else 0.
+        per_sample = (values[0] - fixed) / sizes[0]
     target = args.per_gpu_batch or cfg.train_dataloader.batch_size
     activations = per_sample * target + fixed
     states = param_bytes + grad_bytes + optim_bytes + buffer_bytes

@@ -178,11 +178,11 @@ class ManoRegressor(BaseModule):
       ``Cg -> T * 3``), as in the official model.
     - **Pose** (per time step, heads shared over time steps and any
       hypotheses): the step's ``J`` joint features concatenated with the
-      step's (detached) joint coordinates are flattened into one vector of
-      ``J * (C + D_c)`` numbers, and :class:`KinematicTreePoseHeads` predict
-      a 6D rotation per MANO joint along MANO's kinematic tree. The 6D
-      rotations become axis-angle pose parameters (relative to the MANO
-      mean pose).
+      step's (detached, by default root-relative) joint coordinates are
+      flattened into one vector of ``J * (C + D_c)`` numbers, and
+      :class:`KinematicTreePoseHeads` predict a 6D rotation per MANO joint
+      along MANO's kinematic tree. The 6D rotations become axis-angle pose
+      parameters (relative to the MANO mean pose).
     - The MANO layer (built from ``mano_cfg``) gives the mesh and joints,
       which are projected with :class:`~..utils.camera.VirtualCamera`.
 
@@ -202,6 +202,17 @@ class ManoRegressor(BaseModule):
             used to make joints and vertices root-relative. Defaults to 0.
         detach_coords (bool): Stop gradients from the pose heads into the
             joint coordinates (official). Defaults to True.
+        coord_mode (str): How the pose heads see the joint coordinates:
+            ``'root_relative'`` (default) subtracts each step's root joint
+            (wrist), so the heads see the hand's shape and orientation but
+            not where it sits in the crop; ``'absolute'`` feeds them as they
+            are (official). With absolute coordinates the heads first have
+            to learn to take differences of nearly constant inputs, which
+            made learning the hand orientation far slower (see
+            ``configs/blurhandnet/README.md``).
+        coord_scale (float): Multiplier of the (normalised) coordinates fed
+            to the pose heads; the heatmap size gives the official heatmap
+            units. Defaults to 32.
         pose_init_std (float): Std of the normal init of the pose heads'
             weights (zero outputs = the MANO mean pose). Defaults to 0.01
             (official).
@@ -225,6 +236,8 @@ class ManoRegressor(BaseModule):
                  num_betas: int = 10,
                  root_index: int = 0,
                  detach_coords: bool = True,
+                 coord_mode: str = 'root_relative',
+                 coord_scale: float = 32.,
                  pose_init_std: float = 0.01,
                  mano_cfg: dict = dict(type='ManoLayer', model_path=None),
                  camera_cfg: dict = dict(
@@ -242,6 +255,12 @@ class ManoRegressor(BaseModule):
         self.num_betas = num_betas
         self.root_index = root_index
         self.detach_coords = detach_coords
+        if coord_mode not in ('root_relative', 'absolute'):
+            raise ValueError(
+                "ManoRegressor: `coord_mode` must be 'root_relative' or "
+                f"'absolute', got {coord_mode!r}.")
+        self.coord_mode = coord_mode
+        self.coord_scale = coord_scale
         self.pose_init_std = pose_init_std
         self.mano = MODELS.build(mano_cfg)
         # The MANO layer's tensors are fixed model data, not parameters.
@@ -284,6 +303,10 @@ class ManoRegressor(BaseModule):
                 f'{tuple(joints.shape)}.')
         if self.detach_coords:
             joints = joints.detach()
+        if self.coord_mode == 'root_relative':
+            root = self.root_index
+            joints = joints - joints[..., root:root + 1, :]
+        joints = joints * self.coord_scale
         lead = torch.broadcast_shapes(joint_feats.shape[:-2],
                                       joints.shape[:-2])
         x = torch.cat([

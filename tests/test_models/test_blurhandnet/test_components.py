@@ -240,6 +240,30 @@ def test_mano_regressor_shapes_and_hypotheses():
                   torch.randn(2, 12))
 
 
+def test_mano_regressor_coordinate_modes():
+    torch.manual_seed(0)
+    kwargs = dict(
+        in_channels=4,
+        global_channels=6,
+        camera_cfg=dict(input_size=(32, 32)))
+    feats = torch.randn(2, 3, 21, 4)
+    coords = torch.rand(2, 3, 21, 3)
+    shifted = coords + torch.tensor([0.1, -0.2, 0.05])
+    relative = ManoRegressor(**kwargs)
+    relative.init_weights()
+    # root-relative: where the hand sits in the crop does not change the pose
+    torch.testing.assert_close(
+        relative.regress_pose(feats, coords),
+        relative.regress_pose(feats, shifted))
+    absolute = ManoRegressor(coord_mode='absolute', **kwargs)
+    absolute.init_weights()
+    assert not torch.allclose(
+        absolute.regress_pose(feats, coords),
+        absolute.regress_pose(feats, shifted))
+    with pytest.raises(ValueError, match='coord_mode'):
+        ManoRegressor(coord_mode='centred', **kwargs)
+
+
 def test_mano_regressor_paper_parameter_count():
     assert num_params(ManoRegressor()) == 1_119_327
 
