@@ -16,14 +16,14 @@
 #
 # Everything goes to work_dirs/demo/. Sizes can be changed through the
 # environment, e.g. `DEMO_GEN_EPOCHS=20 make demo` (each setting gets its own
-# cached run). Defaults fit in about 12 minutes on 2 CPU cores.
+# cached run). The defaults take about 14 CPU-minutes in all (measured; see
+# docs/demo.md), i.e. well under 15 minutes on 2 dedicated cores.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PY="${MMBLURHAND_VENV:-$ROOT/.venv}/bin/python"
 export PYOPENGL_PLATFORM="${PYOPENGL_PLATFORM:-egl}"
-export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore}"
 
 DATA="${DEMO_DATA:-data/blurhand_synthetic_demo}"
 WORK="${DEMO_WORK_DIR:-work_dirs/demo}"

@@ -319,6 +319,8 @@ def _add_single_hypothesis(pred) -> None:
     pred.hyp_joints_cam = pred.joints_cam[:, None]
     pred.hyp_vertices = pred.vertices[:, None]
     pred.hyp_mano_pose = pred.mano_pose[:, None]
+    # the only hypothesis is the chosen sequence: reuse its projection
+    pred.hyp_keypoints = np.asarray(pred.keypoints)[:, None]
     pred.hyp_scores = np.ones((1, 1), dtype=np.float32)
     pred.topn_indices = np.zeros((1, 1), dtype=np.int64)
 

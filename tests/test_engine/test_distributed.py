@@ -22,9 +22,12 @@ register_all_modules()
 TOOLS = osp.join(REPO_ROOT, 'tools')
 
 
-def _start(cmd):
+def _start(cmd, cwd):
+    """Start ``cmd`` in ``cwd`` (MMEngine gathers distributed evaluation
+    results through ``./.dist_test/``)."""
     return subprocess.Popen(
         cmd,
+        cwd=str(cwd),
         env=tool_env(PYTHON=sys.executable, PORT=free_port()),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -55,7 +58,7 @@ def dist_run(tmp_path_factory, synthetic_blurhand):
             osp.join(TOOLS, 'dist_train.sh'),
             str(config), '2', '--work-dir',
             str(work_dir)
-        ]))
+        ], tmp_path))
     return config, work_dir, log
 
 
@@ -96,7 +99,7 @@ def test_two_rank_evaluation_equals_one_rank(dist_run, tmp_path):
         str(config), ckpt, '2', '--work-dir',
         str(tmp_path / 'w2'), '--out',
         str(two)
-    ])
+    ], tmp_path)
     # meanwhile, 1 process (in this one, as tools/test.py builds it)
     cfg = Config.fromfile(str(config))
     cfg.load_from = ckpt
