@@ -22,4 +22,4 @@ demo: env
 	@bash tools/run_demo.sh
 
 clean-demo:
-	rm -rf work_dirs/demo data/blurhand_synthetic
+	rm -rf work_dirs/demo data/blurhand_synthetic_demo

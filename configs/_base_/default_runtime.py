@@ -17,6 +17,8 @@ default_hooks = dict(
     nan_guard=dict(type='NaNGuardHook'),
     # clear report when a checkpoint was trained with another config
     checkpoint_check=dict(type='CheckpointCompatibilityHook'),
+    # pictures of predictions vs GT; `--show-dir` turns it on
+    visualization=dict(type='MeshVisualizationHook', enable=False),
 )
 custom_hooks = [dict(type='SyncBuffersHook')]
 
@@ -31,7 +33,7 @@ env_cfg = dict(
 # visualisation and logging
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(
-    type='Visualizer', vis_backends=vis_backends, name='visualizer')
+    type='MeshVisualizer', vis_backends=vis_backends, name='visualizer')
 log_processor = dict(
     type='LogProcessor', window_size=50, by_epoch=True, num_digits=6)
 log_level = 'INFO'

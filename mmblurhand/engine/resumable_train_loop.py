@@ -57,10 +57,11 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     same weights and metrics, as a run that was never interrupted:
 
     - **data order**: the interrupted epoch continues at the first batch the
-      checkpoint had not trained on. The position is
-      ``iter - epoch * len(dataloader)``; the sampler's shuffling seed and
-      the epoch length are stored in the message hub (part of every
-      checkpoint) and checked on resume.
+      checkpoint had not trained on, ``iter - epoch * len(dataloader)``.
+      The sampler's shuffling seed and the epoch length are stored in the
+      message hub (part of every checkpoint): the seed is restored, and a
+      changed epoch length is refused mid-epoch (allowed at an epoch's
+      end).
     - **random numbers**: before fetching each batch, Python's ``random``,
       NumPy's global generator and torch's (CPU and CUDA) generators are
       seeded from ``(runner.seed, iteration)``. The random draws of an
@@ -68,7 +69,7 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
       the model) depend only on the seed and the iteration number, not on
       what ran before (validation, an earlier resume).
 
-    Two ways to reach the resume position (``skip_mode``):
+    Ways to reach the resume position (``skip_mode``):
 
     - ``'sampler'``: start the sampler at sample ``start * batch_size``.
       No data is loaded. Exact with ``num_workers=0``; with workers the
@@ -78,8 +79,8 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
       (no forward pass). Exact with workers too (unless
       ``persistent_workers=True``, whose streams span epochs), at the cost of
       loading up to one epoch of data once.
-    - ``'auto'`` (default): ``'sampler'`` with ``num_workers=0`` or a custom
-      batch sampler-free loader, ``'replay'`` otherwise.
+    - ``'auto'`` (default): ``'sampler'`` for a loader without workers and
+      with a plain ``BatchSampler``, ``'replay'`` otherwise.
 
     Args:
         runner (Runner): The runner.

@@ -67,14 +67,37 @@ def test_single_hypothesis_model_returns_documented_shapes(model, image):
     np.testing.assert_array_equal(pred.hyp_scores, [[1.0]])
     np.testing.assert_array_equal(pred.topn_indices, [[0]])
     np.testing.assert_array_equal(pred.hyp_vertices[:, 0], pred.vertices)
-    np.testing.assert_allclose(
-        pred.hyp_keypoints[:, 0], pred.keypoints, atol=0.5)
+    np.testing.assert_array_equal(pred.hyp_keypoints[:, 0], pred.keypoints)
     # no box: the whole image is the crop
     np.testing.assert_allclose(pred.bboxes, [[0, 0, W, H]])
     meta = hands[0].metainfo
     np.testing.assert_allclose(meta['input_center'], [W / 2, H / 2])
     np.testing.assert_allclose(meta['input_scale'], [W, W])  # made square
     assert meta['hand_type'] == 'right' and not meta['flip']
+
+
+def test_hypothesis_keypoints_use_the_chosen_camera():
+    """Each hypothesis is projected with the weak-perspective camera fitted
+    to the chosen sequence (exact here: the chosen keypoints are a
+    weak-perspective projection)."""
+    from mmengine.structures import InstanceData
+
+    from mmblurhand.apis.inference import _add_hypothesis_keypoints
+    rng = np.random.default_rng(0)
+    joints = rng.uniform(-0.1, 0.1, (1, 3, 21, 3))
+    scale = np.array([400.0, 500.0, 600.0])
+    center = np.array([[50.0, 60.0], [55.0, 60.0], [60.0, 62.0]])
+    hyps = np.stack([joints[0], joints[0] * 0.5])[None]  # (1, K=2, T, J, 3)
+    pred = InstanceData(
+        joints_cam=joints,
+        keypoints=scale[:, None, None] * joints[..., :2] + center[:, None],
+        hyp_joints_cam=hyps)
+    _add_hypothesis_keypoints(pred)
+    assert pred.hyp_keypoints.shape == (1, 2, 3, 21, 2)
+    np.testing.assert_allclose(pred.hyp_keypoints[:, 0], pred.keypoints,
+                               rtol=1e-5)
+    expected = scale[:, None, None] * hyps[0, 1, ..., :2] + center[:, None]
+    np.testing.assert_allclose(pred.hyp_keypoints[0, 1], expected, rtol=1e-5)
 
 
 def test_path_and_array_inputs_agree(model, image, tmp_path):
