@@ -130,3 +130,14 @@ def test_pytorch2onnx_tool(tiny_configs, onnx_tool, tmp_path):
             tiny_configs['generator'], '--out',
             str(out), '--atol', 'mesh=1'
         ])
+
+
+def test_random_selector_is_refused(tiny_configs, onnx_tool, tmp_path):
+    config = tmp_path / 'random_selector.py'
+    config.write_text(
+        f"_base_ = ['{tiny_configs['generator']}']\n"
+        "model = dict(selector=dict(_delete_=True, type='RandomSelector', "
+        'seed=0))\n')
+    with pytest.raises(ValueError, match='ProjectiveSelector'):
+        onnx_tool.main([str(config), '--out', str(tmp_path / 'x.onnx')])
+    assert not (tmp_path / 'x.onnx').exists()

@@ -132,9 +132,10 @@ def main(argv=None) -> int:
     if wrapper.kind == 'generator' and (type(model.selector).__name__
                                         == 'RandomSelector'):
         raise ValueError(
-            f'{args.config}: the RandomSelector draws random scores and '
-            'cannot be exported; use ProjectiveSelector (--cfg-options is '
-            'not needed: set model.selector in a config) or an MHSelector.')
+            f'{args.config}: model.selector is a RandomSelector, which draws '
+            'random scores and cannot be exported. Set '
+            "`model.selector = dict(type='ProjectiveSelector')` in the "
+            'config, or export a selection model (MHSelector) config.')
     out_dir = osp.dirname(osp.abspath(args.out))
     os.makedirs(out_dir, exist_ok=True)
     export_onnx(wrapper, args.out, size, opset=args.opset)
