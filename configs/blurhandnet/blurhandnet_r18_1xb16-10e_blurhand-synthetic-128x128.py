@@ -4,9 +4,11 @@
 # 3D heatmaps 16^3, 64-d joint features, KTFormer 2 blocks x 4 heads of 128
 # dims, Adam 3e-4, batch 16.
 # Everything else (losses, weights, ordering, camera) is the paper setting.
-_base_ = ['../_base_/default_runtime.py']
+_base_ = [
+    '../_base_/default_runtime.py',
+    '../_base_/datasets/blurhand-synthetic-128x128.py'
+]
 
-data_root = 'data/blurhand_synthetic/'
 input_size = (128, 128)
 num_steps = 3
 num_joints = 21
@@ -27,6 +29,7 @@ param_scheduler = [
         milestones=[8],
         gamma=0.1)
 ]
+auto_scale_lr = dict(base_batch_size=16)
 randomness = dict(seed=0)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
@@ -89,52 +92,5 @@ model = dict(
         loss_mano_pose=dict(type='MaskedL1Loss', loss_weight=1.),
         loss_mano_shape=dict(type='MaskedL1Loss', loss_weight=1.)))
 
-# data (the synthetic hands use the procedural hand model)
-dataset_type = 'BlurHandDataset'
-target_cfg = dict(
-    type='GenerateBlurHandTargets',
-    bbox_3d_size=0.3,
-    mano_cfg=dict(model_path=None))
-train_pipeline = [
-    dict(type='LoadBlurHandImage'),
-    dict(type='MirrorLeftHand'),
-    # the synthetic hands already take every orientation: scale only
-    dict(type='BlurHandRandomScaleRotate', rotate_prob=0.),
-    dict(type='BlurHandTopdownAffine', input_size=input_size),
-    dict(type='BlurHandColorJitter'),
-    target_cfg,
-    dict(type='PackBlurHandInputs'),
-]
-test_pipeline = [
-    dict(type='LoadBlurHandImage'),
-    dict(type='MirrorLeftHand'),
-    dict(type='BlurHandTopdownAffine', input_size=input_size),
-    target_cfg,
-    dict(type='PackBlurHandInputs'),
-]
-train_dataloader = dict(
-    batch_size=16,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='train',
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=32,
-    num_workers=1,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='test',
-        test_mode=True,
-        pipeline=test_pipeline))
-test_dataloader = val_dataloader
 val_evaluator = dict(type='BlurHandMetric', mode='per_joint')
 test_evaluator = val_evaluator

@@ -8,12 +8,14 @@
 # docs/hand_model.md): run with MANO_MODEL_PATH=<folder> in the environment.
 # Without it the procedural MANO-format hand is used (not MANO; the config
 # still builds and runs, but BlurHand's MANO fits do not match it).
-_base_ = ['../_base_/default_runtime.py']
+_base_ = [
+    '../_base_/default_runtime.py',
+    '../_base_/datasets/blurhand-256x256.py'
+]
 
 # 'procedural' (the default) selects the built-in MANO-format hand
 mano_model_path = '{{$MANO_MODEL_PATH:procedural}}'
 mano_model_path = None if mano_model_path == 'procedural' else mano_model_path
-data_root = 'data/blurhand/'
 input_size = (256, 256)
 num_steps = 3
 num_joints = 21
@@ -96,51 +98,5 @@ model = dict(
         loss_mano_pose=dict(type='MaskedL1Loss', loss_weight=1.),
         loss_mano_shape=dict(type='MaskedL1Loss', loss_weight=1.)))
 
-# data
-dataset_type = 'BlurHandDataset'
-target_cfg = dict(
-    type='GenerateBlurHandTargets',
-    bbox_3d_size=0.3,
-    mano_cfg=dict(model_path=mano_model_path))
-train_pipeline = [
-    dict(type='LoadBlurHandImage'),
-    dict(type='MirrorLeftHand'),
-    dict(type='BlurHandRandomScaleRotate'),
-    dict(type='BlurHandTopdownAffine', input_size=input_size),
-    dict(type='BlurHandColorJitter'),
-    target_cfg,
-    dict(type='PackBlurHandInputs'),
-]
-test_pipeline = [
-    dict(type='LoadBlurHandImage'),
-    dict(type='MirrorLeftHand'),
-    dict(type='BlurHandTopdownAffine', input_size=input_size),
-    target_cfg,
-    dict(type='PackBlurHandInputs'),
-]
-train_dataloader = dict(
-    batch_size=24,
-    num_workers=8,
-    persistent_workers=True,
-    drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='train',
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=32,
-    num_workers=4,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='test',
-        test_mode=True,
-        pipeline=test_pipeline))
-test_dataloader = val_dataloader
 val_evaluator = dict(type='BlurHandMetric', mode='per_joint')
 test_evaluator = val_evaluator

@@ -5,9 +5,11 @@
 # heads of 64 dims, AdamW 1e-3 with cosine decay, batch 16. Everything else
 # (losses, weights, best-of-K per sequence, shared shape/camera, projective
 # test-time ranking) is the paper setting.
-_base_ = ['../_base_/default_runtime.py']
+_base_ = [
+    '../_base_/default_runtime.py',
+    '../_base_/datasets/blurhand-synthetic-128x128.py'
+]
 
-data_root = 'data/blurhand_synthetic/'
 input_size = (128, 128)
 num_steps = 3
 num_joints = 21
@@ -30,6 +32,7 @@ param_scheduler = [
         by_epoch=True,
         convert_to_iter_based=True)
 ]
+auto_scale_lr = dict(base_batch_size=16)
 randomness = dict(seed=0)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
@@ -102,51 +105,5 @@ model = dict(
     selector=dict(type='ProjectiveSelector'),
     test_cfg=dict(num_select=4, aggregate=False))
 
-# data (the synthetic hands use the procedural hand model)
-dataset_type = 'BlurHandDataset'
-target_cfg = dict(
-    type='GenerateBlurHandTargets',
-    bbox_3d_size=0.3,
-    mano_cfg=dict(model_path=None))
-train_pipeline = [
-    dict(type='LoadBlurHandImage'),
-    dict(type='MirrorLeftHand'),
-    dict(type='BlurHandRandomScaleRotate'),
-    dict(type='BlurHandTopdownAffine', input_size=input_size),
-    dict(type='BlurHandColorJitter'),
-    target_cfg,
-    dict(type='PackBlurHandInputs'),
-]
-test_pipeline = [
-    dict(type='LoadBlurHandImage'),
-    dict(type='MirrorLeftHand'),
-    dict(type='BlurHandTopdownAffine', input_size=input_size),
-    target_cfg,
-    dict(type='PackBlurHandInputs'),
-]
-train_dataloader = dict(
-    batch_size=16,
-    num_workers=1,
-    persistent_workers=True,
-    drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='train',
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=32,
-    num_workers=1,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='test',
-        test_mode=True,
-        pipeline=test_pipeline))
-test_dataloader = val_dataloader
 val_evaluator = dict(type='MultiHypothesisMetric', max_top_n=4, hit_top_n=4)
 test_evaluator = val_evaluator

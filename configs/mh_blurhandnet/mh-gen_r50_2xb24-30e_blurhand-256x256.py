@@ -11,12 +11,14 @@
 #
 # Real BlurHand needs the real MANO hand model (MANO_RIGHT / MANO_LEFT, see
 # docs/hand_model.md): run with MANO_MODEL_PATH=<folder> in the environment.
-_base_ = ['../_base_/default_runtime.py']
+_base_ = [
+    '../_base_/default_runtime.py',
+    '../_base_/datasets/blurhand-256x256.py'
+]
 
 # 'procedural' (the default) selects the built-in MANO-format hand
 mano_model_path = '{{$MANO_MODEL_PATH:procedural}}'
 mano_model_path = None if mano_model_path == 'procedural' else mano_model_path
-data_root = 'data/blurhand/'
 input_size = (256, 256)
 num_steps = 3
 num_joints = 21
@@ -122,51 +124,6 @@ model = dict(
     selector=dict(type='ProjectiveSelector'),
     test_cfg=dict(num_select=4, aggregate=False))
 
-# data
-dataset_type = 'BlurHandDataset'
-target_cfg = dict(
-    type='GenerateBlurHandTargets',
-    bbox_3d_size=0.3,
-    mano_cfg=dict(model_path=mano_model_path))
-train_pipeline = [
-    dict(type='LoadBlurHandImage'),
-    dict(type='MirrorLeftHand'),
-    dict(type='BlurHandRandomScaleRotate'),
-    dict(type='BlurHandTopdownAffine', input_size=input_size),
-    dict(type='BlurHandColorJitter'),
-    target_cfg,
-    dict(type='PackBlurHandInputs'),
-]
-test_pipeline = [
-    dict(type='LoadBlurHandImage'),
-    dict(type='MirrorLeftHand'),
-    dict(type='BlurHandTopdownAffine', input_size=input_size),
-    target_cfg,
-    dict(type='PackBlurHandInputs'),
-]
-train_dataloader = dict(
-    batch_size=24,
-    num_workers=8,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='train',
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=32,
-    num_workers=4,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='test',
-        test_mode=True,
-        pipeline=test_pipeline))
-test_dataloader = val_dataloader
+train_dataloader = dict(drop_last=False)
 val_evaluator = dict(type='MultiHypothesisMetric', max_top_n=4, hit_top_n=4)
 test_evaluator = val_evaluator

@@ -42,7 +42,7 @@ model = dict(
 train_pipeline = [
     dict(type='LoadBlurHandImage'),
     dict(type='MirrorLeftHand'),
-    dict(type='BlurHandRandomScaleRotate'),
+    dict(type='BlurHandRandomScaleRotate', rotate_prob=0.),
     dict(type='BlurHandTopdownAffine', input_size=input_size),
     dict(type='BlurHandColorJitter'),
     dict(

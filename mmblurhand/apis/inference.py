@@ -328,8 +328,10 @@ def _add_single_hypothesis(pred) -> None:
 def _add_hypothesis_keypoints(pred) -> None:
     """Image-space joints of every hypothesis (``hyp_keypoints``).
 
-    The models project only the chosen sequence to the image
-    (``keypoints``). Each hypothesis is root-relative, so it is projected
+    The models of this package give ``hyp_keypoints`` themselves (each
+    hypothesis projected with its own camera); this fallback is for models
+    that project only the chosen sequence (``keypoints``). Each hypothesis
+    is root-relative, so it is projected
     with the chosen sequence's camera, fitted per time step as a
     weak-perspective camera to ``keypoints`` and ``joints_cam``; for the
     chosen hypothesis this reproduces ``keypoints`` up to the virtual

@@ -128,6 +128,10 @@ def test_multi_hypothesis_model_ranks_and_chooses(mh_model, image):
                                    pred.hyp_vertices[0, top[0]])
         np.testing.assert_allclose(pred.mano_pose[0],
                                    pred.hyp_mano_pose[0, top[0]])
+        # every hypothesis is projected by the model itself (image pixels);
+        # the chosen one's projection is the chosen keypoints, exactly
+        np.testing.assert_allclose(pred.hyp_keypoints[0, top[0]],
+                                   pred.keypoints[0], atol=1e-4)
     # boxes are padded by 1.5 about their centre
     np.testing.assert_allclose(hands[0].pred_instances.bboxes,
                                [[-2.5, -5, 72.5, 85]])

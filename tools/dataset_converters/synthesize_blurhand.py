@@ -47,6 +47,24 @@ def parse_args(argv=None):
         help='also write the sharp middle frame under sharp_images/ and '
         'its hand mask under sharp_masks/')
     parser.add_argument(
+        '--save-background',
+        action='store_true',
+        help='also write the clean background of every blurry image under '
+        'backgrounds/ (for reblur-based refinement, projects/hand_from_blur)')
+    parser.add_argument(
+        '--save-alpha',
+        action='store_true',
+        help='also write the blurred alpha matte (mean sub-frame coverage, '
+        '16-bit PNG) of every blurry image under blur_alphas/')
+    parser.add_argument(
+        '--format',
+        default='blurhand',
+        choices=['blurhand', 'interhand'],
+        help='interhand: also write every sample\'s 5 sharp key frames as '
+        'an InterHand2.6M 30 fps sequence (images/, annotations/*/'
+        'InterHand2.6M_*.json) for interhand_to_blurhand.py (default: '
+        'blurhand only)')
+    parser.add_argument(
         '--mano-path',
         default=None,
         help='MANO model folder or file (default: the procedural '
@@ -68,6 +86,19 @@ def parse_args(argv=None):
         help='replace a dataset made with other options')
     parser.add_argument(
         '--quiet', action='store_true', help='no progress bar')
+    parser.add_argument(
+        '--video',
+        action='store_true',
+        help='write blurry videos instead: --num-train/--num-test clips of '
+        '--num-frames consecutive blurry frames of one motion, with GT of '
+        'every sub-frame (mmblurhand/datasets/synthesis/video.py)')
+    parser.add_argument(
+        '--num-frames', type=int, default=12,
+        help='--video: blurry frames per clip (default: 12)')
+    parser.add_argument(
+        '--frame-stride', type=int, default=None,
+        help='--video: key-frame intervals between consecutive frames '
+        '(default: the exposure, back-to-back frames)')
     return parser.parse_args(argv)
 
 
@@ -87,9 +118,15 @@ def main(argv=None):
     cfg = SynthesisConfig(
         image_size=args.img_size,
         save_sharp=args.save_sharp,
+        save_background=args.save_background,
+        save_alpha=args.save_alpha,
         mano_path=args.mano_path,
+        output_format=args.format,
         backend=args.backend,
         interacting_prob=args.interacting_prob)
+    if args.video:
+        from mmblurhand.datasets.synthesis.video import video_main
+        return video_main(args, cfg, workers)
     try:
         summary = synthesize_blurhand(
             args.out,

@@ -36,6 +36,7 @@ from .blur import (average_blur, blur_rate, composite_frame, quantise,
 from .layout import build_annotations, sample_names, write_annotations
 from .motion import (HandArticulation, random_rotation, sample_hand_motion,
                      sample_speeds)
+from .save_extras import EXTRA_DIRS, drop_default_extras, save_extras
 from .scene import (sample_camera, sample_lighting, sample_skin_colour,
                     vertex_colour_variation)
 
@@ -62,6 +63,15 @@ class SynthesisConfig:
             to ``False``.
         mano_path (str, optional): MANO model folder/file; ``None`` uses the
             procedural hand.
+        save_background (bool): Also write the clean background under
+            ``backgrounds/`` (see :mod:`.save_extras`). Defaults to
+            ``False``.
+        save_alpha (bool): Also write the blurred alpha (mean sub-frame
+            coverage, 16-bit) under ``blur_alphas/``. Defaults to ``False``.
+        output_format (str): ``'blurhand'``, or ``'interhand'`` to also
+            write each sample's 5 sharp key frames as an InterHand2.6M
+            30 fps sequence (:mod:`.interhand_format`). Defaults to
+            ``'blurhand'``.
         backend (str): Render backend (see
             :func:`mmblurhand.visualization.renderers.get_render_backend`).
             Defaults to ``'auto'``.
@@ -90,12 +100,18 @@ class SynthesisConfig:
     fps: float = 30.0
     samples_per_capture: int = 100
     max_tries: int = 20
+    save_background: bool = False
+    save_alpha: bool = False
+    output_format: str = 'blurhand'
 
     def output_options(self) -> dict:
         """The options that change the written files (not ``backend``)."""
         options = asdict(self)
         options.pop('backend')
-        return options
+        if options.get('output_format') == 'blurhand':
+            # the default: same meta as before the option existed
+            options.pop('output_format')
+        return drop_default_extras(options)
 
 
 def sample_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -287,6 +303,8 @@ def synthesize_sample(split: str, index: int, seed: int,
     _write_png(
         osp.join(out_dir, 'blur_images', split, names['file_names'][middle]),
         blurry)
+    save_extras(cfg, out_dir, split, names['file_names'][middle], background,
+                alpha)
     if cfg.save_sharp:
         _write_png(
             osp.join(out_dir, 'sharp_images', split,
@@ -295,6 +313,13 @@ def synthesize_sample(split: str, index: int, seed: int,
         _write_png(
             osp.join(out_dir, 'sharp_masks', split,
                      names['file_names'][middle]), mask)
+
+    if cfg.output_format == 'interhand':
+        from .interhand_format import write_interhand_frames
+        write_interhand_frames(out_dir, split, seed, SPLITS.index(split),
+                               index, names, premultiplied, alpha,
+                               background, noise_std,
+                               hands[0]['motion']['keyframe_index'])
 
     # Ground truth of every key frame, InterHand order (right hand first).
     num_joints = len(INTERHAND21_JOINT_NAMES)
@@ -510,12 +535,14 @@ def synthesize_blurhand(out_dir: str,
                 '--overwrite to replace it, or choose another --out.')
     # Start clean: remove what an earlier (other or interrupted) run wrote.
     for sub in ('blur_images', 'sharp_images', 'sharp_masks', 'annotations',
-                META_FILE):
+                META_FILE) + EXTRA_DIRS:
         path = osp.join(out_dir, sub)
         if osp.isdir(path):
             shutil.rmtree(path)
         elif osp.isfile(path):
             os.remove(path)
+    from .interhand_format import remove_interhand_frames
+    remove_interhand_frames(out_dir)  # only frames the generator wrote
     os.makedirs(out_dir, exist_ok=True)
 
     tasks = [(split, i, seed, cfg, out_dir)
@@ -550,6 +577,10 @@ def synthesize_blurhand(out_dir: str,
                                   num_test) == 0:
             continue
         write_annotations(out_dir, split, build_annotations(split_records))
+        if cfg.output_format == 'interhand':
+            from .interhand_format import write_interhand_annotations
+            write_interhand_annotations(out_dir, split,
+                                        build_annotations(split_records))
         rates = np.array([
             r['blur_rate'] for r in split_records
             if r['blur_rate'] is not None

@@ -118,15 +118,22 @@ class BlurHandNet(BasePoseEstimator):
                     f'BlurHandNet.predict: metainfo lacks {missing}; pack '
                     'them with PackBlurHandInputs(meta_keys=...) to map '
                     'keypoints back to the image.')
-            pred.keypoints = crop_to_image_points(
-                pred.keypoints,
-                meta['input_center'],
-                meta['input_scale'],
-                meta['input_size'],
-                rotation=float(np.asarray(meta.get('rotation',
-                                                   0.)).reshape(-1)[0]),
-                flip=flip,
-                normalised=True).astype(np.float32)
+            # keypoints (and every hypothesis' ``hyp_keypoints`` of a
+            # multi-hypothesis model): normalised crop -> image pixels
+            for key in ('keypoints', 'hyp_keypoints'):
+                if key not in pred:
+                    continue
+                pred.set_field(
+                    crop_to_image_points(
+                        pred.get(key),
+                        meta['input_center'],
+                        meta['input_scale'],
+                        meta['input_size'],
+                        rotation=float(
+                            np.asarray(meta.get('rotation',
+                                                0.)).reshape(-1)[0]),
+                        flip=flip,
+                        normalised=True).astype(np.float32), key)
             if 'gt_instances' in sample and 'bboxes' in sample.gt_instances:
                 pred.bboxes = sample.gt_instances.bboxes
             sample.pred_instances = pred

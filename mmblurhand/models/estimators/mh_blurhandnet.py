@@ -70,7 +70,9 @@ def pack_hypotheses(head, preds: Dict[str, Tensor], scores: Tensor,
         ``mano_pose`` ``(1, T, 48)``, ``mano_shape`` ``(1, T, 10)``,
         ``cam_t`` ``(1, T, 3)``, ``keypoints`` ``(1, T, J, 2)``,
         ``keypoint_scores`` ``(1, T, J)``; all hypotheses ``hyp_joints_cam``
-        ``(1, K, T, J, 3)``, ``hyp_vertices`` ``(1, K, T, V, 3)``,
+        ``(1, K, T, J, 3)``, ``hyp_keypoints`` ``(1, K, T, J, 2)`` (each
+        hypothesis projected with the shared camera, normalised crop
+        coordinates), ``hyp_vertices`` ``(1, K, T, V, 3)``,
         ``hyp_mano_pose`` ``(1, K, T, 48)``, ``hyp_scores`` ``(1, K)``;
         ``topn_indices`` ``(1, n)`` (best first); and the aggregate
         ``agg_joints_cam`` / ``agg_vertices``.
@@ -96,6 +98,7 @@ def pack_hypotheses(head, preds: Dict[str, Tensor], scores: Tensor,
     arrays.update(
         keypoints=chosen['joints_2d'],
         hyp_joints_cam=preds['joints_cam'],
+        hyp_keypoints=preds['joints_2d'],
         hyp_vertices=preds['vertices'],
         hyp_mano_pose=preds['mano_pose'],
         hyp_scores=scores,

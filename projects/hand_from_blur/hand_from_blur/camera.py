@@ -1,0 +1,92 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Cameras of the network crop, and wrist translations from 2D joints."""
+from typing import Tuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def crop_intrinsics(focal: np.ndarray, princpt: np.ndarray,
+                    crop_matrix: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """The image camera seen through an axis-aligned crop warp.
+
+    A crop ``u_c = a u + b`` (``a < 0`` when the crop mirrors a left hand)
+    of a camera ``u = f X / Z + p`` is the camera ``u_c = |a| f X' / Z +
+    (a p + b)`` of the mirrored world ``X' = sign(a) X``, i.e. of the right
+    hand the network predicts. So focal ``|a| f`` and principal point
+    ``a p + b`` describe the crop for the predicted (right) hand.
+
+    Args:
+        focal (np.ndarray): ``(2,)`` image focal lengths, pixels.
+        princpt (np.ndarray): ``(2,)`` image principal point, pixels.
+        crop_matrix (np.ndarray): ``(2, 3)`` image-to-crop affine.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: crop ``focal (2,)`` and ``princpt
+        (2,)``, pixels.
+
+    Raises:
+        ValueError: The crop is rotated (not axis-aligned).
+    """
+    matrix = np.asarray(crop_matrix, dtype=np.float64).reshape(2, 3)
+    off = abs(matrix[0, 1]) + abs(matrix[1, 0])
+    if off > 1e-6 * (abs(matrix[0, 0]) + abs(matrix[1, 1])):
+        raise ValueError('crop_intrinsics: the crop is rotated (matrix '
+                         f'{matrix.tolist()}); use a test pipeline without '
+                         'rotation augmentation.')
+    scale = np.diag(matrix[:, :2])
+    focal = np.abs(scale) * np.asarray(focal, dtype=np.float64).reshape(2)
+    princpt = scale * np.asarray(princpt, np.float64).reshape(2) + matrix[:, 2]
+    return focal, princpt
+
+
+def fit_translation(joints_rel: Tensor,
+                    uv: Tensor,
+                    focal: Tensor,
+                    princpt: Tensor,
+                    weights: Tensor = None,
+                    min_depth: float = 0.05,
+                    ridge: float = 1e-9) -> Tuple[Tensor, Tensor]:
+    """Translation that projects root-relative joints onto 2D joints.
+
+    Solves ``(X + t_x) / (Z + t_z) = (u - p_x) / f_x`` (and the same in
+    ``y``) in the least-squares sense; linear in ``t``, so one batched 3x3
+    solve. Exact when the 2D joints are the perspective projection.
+
+    Args:
+        joints_rel (Tensor): ``(..., J, 3)`` root-relative joints, m.
+        uv (Tensor): ``(..., J, 2)`` 2D joints, pixels.
+        focal (Tensor): ``(..., 2)`` pixels.
+        princpt (Tensor): ``(..., 2)`` pixels.
+        weights (Tensor, optional): ``(..., J)`` joint weights.
+        min_depth (float): Smallest ``t_z``, m. Defaults to 0.05.
+        ridge (float): Tikhonov term. Defaults to 1e-9.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``(..., 3)`` translation (m) and ``(..., )``
+        mean reprojection error (pixels).
+    """
+    ray = (uv - princpt[..., None, :]) / focal[..., None, :]    # (..., J, 2)
+    x, y, z = joints_rel.unbind(-1)
+    zeros = torch.zeros_like(x)
+    ones = torch.ones_like(x)
+    # rows: [1, 0, -a] t = a Z - X ; [0, 1, -b] t = b Z - Y
+    rows_x = torch.stack([ones, zeros, -ray[..., 0]], dim=-1)
+    rows_y = torch.stack([zeros, ones, -ray[..., 1]], dim=-1)
+    lhs = torch.cat([rows_x, rows_y], dim=-2)                   # (..., 2J, 3)
+    rhs = torch.cat([ray[..., 0] * z - x, ray[..., 1] * z - y], dim=-1)
+    if weights is None:
+        weights = torch.ones_like(x)
+    w = torch.cat([weights, weights], dim=-1)[..., None]
+    normal = (lhs * w).transpose(-1, -2) @ lhs
+    normal = normal + ridge * torch.eye(3, dtype=lhs.dtype, device=lhs.device)
+    transl = torch.linalg.solve(normal, ((lhs * w) * rhs[..., None]).sum(-2))
+    transl = torch.cat(
+        [transl[..., :2], transl[..., 2:].clamp(min=min_depth)], dim=-1)
+    points = joints_rel + transl[..., None, :]
+    proj = points[..., :2] / points[..., 2:].clamp(min=1e-6) * focal[
+        ..., None, :] + princpt[..., None, :]
+    err = (proj - uv).norm(dim=-1)
+    err = (err * weights).sum(-1) / weights.sum(-1).clamp(min=1e-9)
+    return transl, err

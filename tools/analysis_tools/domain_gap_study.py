@@ -1,0 +1,229 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""The blur domain-gap study on synthetic data (BlurHandNet paper, Table 1).
+
+    python tools/analysis_tools/domain_gap_study.py \\
+        [--work-dir work_dirs/domain_gap] [--reuse-dir work_dirs/studies] \\
+        [--only bhn_sharp ...] [--tables-only]
+
+Trains the study-size BlurHandNet and the single-frame baseline (no
+Unfolder) on **sharp** middle frames and on **blurry** images of
+``data/domain_gap_synthetic`` (configs under
+``configs/studies/domain_gap/``) and tests every model on both the blurry
+and the sharp test images. A blurry-trained model whose checkpoint already
+exists under ``--reuse-dir`` (the accuracy studies train the same configs
+on the same generator options) is reused instead of retrained. Finished
+steps (a metrics file exists) are skipped, so an interrupted run continues
+where it stopped. Writes ``results.json`` and ``tables.md`` (with the
+command behind every number) into ``--work-dir``.
+
+Needs ``data/domain_gap_synthetic`` with sharp frames::
+
+    python tools/dataset_converters/synthesize_blurhand.py \\
+        --out data/domain_gap_synthetic --num-train 1600 --num-test 320 \\
+        --img-size 128 --seed 0 --save-sharp
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import resource
+import shlex
+import subprocess
+import sys
+import time
+
+CONFIG_DIR = 'configs/studies/domain_gap'
+
+
+def _stem(model: str, train: str, test: str) -> str:
+    return f'{model}_r18s_train-{train}_test-{test}_study-synthetic-64x64'
+
+
+def _step(label: str, model: str, train: str, reusable: bool) -> tuple:
+    """(label, training set, training config stem, stem of the accuracy
+    study config that trains the same model (reusable checkpoint) or None,
+    test set -> test config stem)."""
+    return (label, 'sharp' if train == 'sharp' else 'blurry',
+            _stem(model, train, 'blur'),
+            f'{model}_r18s_study-synthetic-64x64' if reusable else None,
+            dict(
+                blur=_stem(model, train, 'blur'),
+                sharp=_stem(model, train, 'sharp')))
+
+
+SINGLE = 'single-frame baseline (no Unfolder)'
+STEPS = {
+    'bhn_sharp': _step('BlurHandNet', 'blurhandnet', 'sharp', False),
+    'bhn_blur': _step('BlurHandNet', 'blurhandnet', 'blur', True),
+    'sf_sharp': _step(SINGLE, 'singleframe', 'sharp', False),
+    'sf_blur': _step(SINGLE, 'singleframe', 'blur', True),
+}
+#: Epochs of the study configs (their final checkpoint).
+MAX_EPOCHS = 3  # of the study configs
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Train on sharp vs blurry synthetic hands, test on '
+        'both (the blur domain gap).')
+    parser.add_argument('--work-dir', default='work_dirs/domain_gap')
+    parser.add_argument(
+        '--reuse-dir',
+        default='work_dirs/studies',
+        help='where blurry-trained study checkpoints may already exist '
+        '(read only)')
+    parser.add_argument(
+        '--only', nargs='+', choices=list(STEPS), help='run these steps')
+    parser.add_argument(
+        '--tables-only',
+        action='store_true',
+        help='only rebuild results.json / tables.md from finished steps')
+    parser.add_argument(
+        '--python', default=sys.executable, help='interpreter for the tools')
+    return parser.parse_args(argv)
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_command(cmd, log_file) -> dict:
+    """Run ``cmd`` with its output in ``log_file``; wall and CPU seconds."""
+    os.makedirs(osp.dirname(log_file), exist_ok=True)
+    cpu0, wall0 = _children_cpu_s(), time.time()
+    with open(log_file, 'w') as log:
+        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        raise RuntimeError(f'command failed ({proc.returncode}), see '
+                           f'{log_file}:\n  {shlex.join(cmd)}')
+    return dict(wall_s=time.time() - wall0, cpu_s=_children_cpu_s() - cpu0)
+
+
+def final_checkpoint(run_dir: str):
+    """``epoch_{MAX_EPOCHS}.pth`` of a finished run, else ``None``."""
+    path = osp.join(run_dir, f'epoch_{MAX_EPOCHS}.pth')
+    return path if osp.isfile(path) else None
+
+
+def run_step(args, name: str) -> None:
+    _, _, train_stem, reuse_stem, tests = STEPS[name]
+    metrics_dir = osp.join(args.work_dir, 'metrics')
+    logs = osp.join(args.work_dir, 'logs')
+    timing_file = osp.join(metrics_dir, f'{name}_timing.json')
+    timing = dict(commands=[])
+    if osp.isfile(timing_file):
+        with open(timing_file) as f:
+            timing = json.load(f)
+    run_dir = osp.join(args.work_dir, train_stem)
+    ckpt = final_checkpoint(run_dir)
+    if ckpt is None and reuse_stem is not None:
+        ckpt = final_checkpoint(osp.join(args.reuse_dir, reuse_stem))
+        if ckpt is not None:
+            print(f'[{name}] reusing {ckpt}')
+            timing['checkpoint_from'] = ckpt
+    if ckpt is None:
+        cmd = [
+            args.python, 'tools/train.py',
+            osp.join(CONFIG_DIR, train_stem + '.py'), '--work-dir', run_dir,
+            '--cfg-options', 'train_cfg.val_interval=1000'
+        ]
+        print(f'[{name}] training: {shlex.join(cmd)}', flush=True)
+        timing['train'] = run_command(cmd, osp.join(logs, f'{name}_train.log'))
+        timing['commands'].append(shlex.join(cmd))
+        ckpt = final_checkpoint(run_dir)
+        if ckpt is None:
+            raise RuntimeError(f'[{name}] training finished without '
+                               f'epoch_{MAX_EPOCHS}.pth in {run_dir}')
+    for test_set, stem in tests.items():
+        out = osp.join(metrics_dir, f'{name}_test-{test_set}.json')
+        if osp.isfile(out):
+            print(f'[{name}] test on {test_set} done already ({out})')
+            continue
+        os.makedirs(metrics_dir, exist_ok=True)
+        cmd = [
+            args.python, 'tools/test.py',
+            osp.join(CONFIG_DIR, stem + '.py'), ckpt, '--work-dir',
+            osp.join(args.work_dir, stem), '--out', out
+        ]
+        print(f'[{name}] testing on {test_set}: {shlex.join(cmd)}',
+              flush=True)
+        timing[f'test_{test_set}'] = run_command(
+            cmd, osp.join(logs, f'{name}_test-{test_set}.log'))
+        timing['commands'].append(shlex.join(cmd))
+    with open(timing_file, 'w') as f:
+        json.dump(timing, f, indent=2)
+
+
+def load_results(work_dir: str) -> dict:
+    results = {}
+    for name in STEPS:
+        entry = dict(metrics={}, timing={})
+        for test_set in ('blur', 'sharp'):
+            path = osp.join(work_dir, 'metrics',
+                            f'{name}_test-{test_set}.json')
+            if osp.isfile(path):
+                with open(path) as f:
+                    entry['metrics'][test_set] = json.load(f)
+        timing = osp.join(work_dir, 'metrics', f'{name}_timing.json')
+        if osp.isfile(timing):
+            with open(timing) as f:
+                entry['timing'] = json.load(f)
+        if entry['metrics']:
+            results[name] = entry
+    return results
+
+
+def _fmt(value) -> str:
+    return 'n/a' if value is None else f'{value:.2f}'
+
+
+def tables(results: dict) -> str:
+    """Markdown table in the shape of the paper's Table 1."""
+    lines = [
+        '| model | train set | MPJPE middle, test sharp (mm) | '
+        'MPJPE middle, test blurry (mm) | MPJPE past / future, test blurry '
+        '(mm) | commands |', '|---|---|---|---|---|---|'
+    ]
+    for name, (label, train_set, _, _, _) in STEPS.items():
+        if name not in results:
+            continue
+        metrics = results[name]['metrics']
+
+        def get(test_set, key):
+            return metrics.get(test_set, {}).get(key)
+
+        ends = ' / '.join(
+            _fmt(get('blur', f'MPJPE_{s}')) for s in ('past', 'future'))
+        if get('blur', 'MPJPE_past') is None:
+            ends = '-'
+        timing = results[name]['timing']
+        cmds = [f'`{c}`' for c in timing.get('commands', [])]
+        if 'checkpoint_from' in timing:
+            cmds.insert(0, f'checkpoint reused: `{timing["checkpoint_from"]}`')
+        lines.append(f'| {label} | {train_set} | '
+                     f'{_fmt(get("sharp", "MPJPE_middle"))} | '
+                     f'{_fmt(get("blur", "MPJPE_middle"))} | {ends} | '
+                     + '<br>'.join(cmds) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not args.tables_only:
+        for name in STEPS:
+            if args.only and name not in args.only:
+                continue
+            run_step(args, name)
+    results = load_results(args.work_dir)
+    os.makedirs(args.work_dir, exist_ok=True)
+    with open(osp.join(args.work_dir, 'results.json'), 'w') as f:
+        json.dump(results, f, indent=2)
+    text = tables(results)
+    with open(osp.join(args.work_dir, 'tables.md'), 'w') as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == '__main__':
+    main()
