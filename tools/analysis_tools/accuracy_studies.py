@@ -143,69 +143,23 @@ def run_step(args, name, stem, train, source) -> None:
 def mean_hand_baseline(work_dir) -> dict:
     """MPJPE of always predicting the mean training hand (no image).
 
-    The root-relative joints of every training sample (left hands mirrored
-    into right hands) are averaged per time step and joint; that sequence
-    (mirrored back for left hands) is the prediction for every test sample.
-    Pooled over valid joints, mm, per step and per blur-rate bin, like the
-    study metrics. A model that does not beat it has learned nothing from
-    the image.
+    ``tools/analysis_tools/mean_pose_baseline.py`` on the K = 16 study
+    config: the mean root-relative training joint sequence (right-hand
+    frame, mirrored back for left hands) scored by ``BlurHandMetric`` with
+    pooled averaging, i.e. like the study metrics (mm, per step and per
+    blur-rate bin, past/future order chosen per sample). A model that does
+    not beat it has learned nothing from the image.
     """
-    import numpy as np
-
-    from mmblurhand.registry import DATASETS
-    from mmblurhand.utils import register_all_modules
     out_file = osp.join(work_dir, 'metrics', 'mean_hand.json')
-    if osp.isfile(out_file):
-        with open(out_file) as f:
-            return json.load(f)
-    register_all_modules()
-
-    def samples(split):
-        dataset = DATASETS.build(
-            dict(
-                type='BlurHandDataset',
-                data_root=DATA_ROOT,
-                split=split,
-                test_mode=split == 'test',
-                pipeline=[]))
-        for index in range(len(dataset)):
-            info = dataset.get_data_info(index)
-            joints = np.asarray(info['ann_joints_cam'], dtype=np.float64)
-            joints = joints - joints[:, :1]
-            sign = -1. if info['hand_type'] == 'left' else 1.
-            yield (joints * np.array([sign, 1., 1.]), sign,
-                   np.asarray(info['ann_joints_valid']) > 0,
-                   float(info.get('blur_rate', np.nan)))
-
-    train = [j for j, _, valid, _ in samples('train')]
-    mean = np.mean(train, axis=0)  # (T, J, 3), right-hand frame
-    errors, valids, rates = [], [], []
-    for joints, _, valid, rate in samples('test'):
-        # both in the right-hand frame: mirroring GT == mirroring the
-        # prediction back
-        errors.append(np.linalg.norm(mean - joints, axis=-1) * 1000.)
-        valids.append(valid)
-        rates.append(rate)
-    errors, valids, rates = map(np.asarray, (errors, valids, rates))
-    names = ('past', 'middle', 'future')
-    metrics = {}
-
-    def pooled(mask, suffix=''):
-        for t, name in enumerate(names[:errors.shape[1]]):
-            sel = valids[mask, t]
-            if sel.any():
-                metrics[f'MPJPE_{name}{suffix}'] = float(
-                    errors[mask, t][sel].mean())
-
-    pooled(np.ones(len(errors), dtype=bool))
-    for lo, hi in zip(BLUR_BINS[:-1], BLUR_BINS[1:]):
-        mask = (rates >= lo) & (rates < hi)
-        if mask.any():
-            pooled(mask, f'/blur_{lo:g}-{hi:g}')
-    os.makedirs(osp.dirname(out_file), exist_ok=True)
-    with open(out_file, 'w') as f:
-        json.dump(metrics, f, indent=2)
-    return metrics
+    if not osp.isfile(out_file):
+        config = osp.join(STUDY_DIR, GEN.format(16) + '.py')
+        cmd = [
+            sys.executable, 'tools/analysis_tools/mean_pose_baseline.py',
+            config, '--json', out_file
+        ]
+        subprocess.run(cmd, check=True)
+    with open(out_file) as f:
+        return json.load(f)['metrics']['pooled']
 
 
 def load_results(work_dir) -> dict:
@@ -226,8 +180,8 @@ def load_results(work_dir) -> dict:
             config=None,
             metrics=mean_hand_baseline(work_dir),
             timing=dict(commands=[
-                'python tools/analysis_tools/accuracy_studies.py '
-                '--tables-only'
+                'python tools/analysis_tools/mean_pose_baseline.py '
+                f'{STUDY_DIR}/{GEN.format(16)}.py'
             ]))
     return results
 

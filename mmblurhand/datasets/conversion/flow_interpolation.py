@@ -147,51 +147,66 @@ def splat_cost(image0: np.ndarray, image1: np.ndarray, flow01: np.ndarray,
     return (photo + consistency_weight * fb_error).astype(np.float32)
 
 
-def project_flow(flow: np.ndarray, t: float,
-                 cost: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def cost_ranks(cost: np.ndarray) -> np.ndarray:
+    """Rank of every pixel by ``cost`` (0 = lowest; ties by pixel index).
+
+    Args:
+        cost (np.ndarray): (H, W) cost.
+
+    Returns:
+        np.ndarray: (H * W,) int64 ranks.
+    """
+    order = np.argsort(cost.reshape(-1), kind='stable')
+    ranks = np.empty_like(order)
+    ranks[order] = np.arange(order.size)
+    return ranks
+
+
+def project_flow(flow: np.ndarray,
+                 t: float,
+                 cost: np.ndarray,
+                 ranks: Optional[np.ndarray] = None
+                 ) -> Tuple[np.ndarray, np.ndarray]:
     """Flow from time ``t`` back to the frame ``flow`` starts from.
 
     Every pixel ``p`` moves to ``p + t flow(p)``; it is splatted into the
     four pixels around that point, carrying ``-t flow(p)``. Per target
-    pixel the candidate with the lowest ``cost`` (ties: the nearest) wins.
-    Pixels nobody reaches get the flow of their neighbours and
-    ``covered = False``.
+    pixel the candidate with the lowest ``cost`` wins (ties: the lower
+    pixel index). Pixels nobody reaches get the flow of their neighbours
+    and ``covered = False``.
 
     Args:
         flow (np.ndarray): (H, W, 2) flow from this frame to the other one.
         t (float): Time in (0, 1) as a fraction of the frame interval.
         cost (np.ndarray): (H, W) cost of each source pixel (lower wins),
             from :func:`splat_cost`.
+        ranks (np.ndarray, optional): :func:`cost_ranks` of ``cost``
+            (computed when ``None``; pass it to reuse it for several
+            ``t``).
 
     Returns:
         tuple: ``flow_t`` (H, W, 2) float32, from time ``t`` to this frame;
         ``covered`` (H, W) bool, where some pixel of this frame landed.
     """
     height, width = flow.shape[:2]
+    num = height * width
+    if ranks is None:
+        ranks = cost_ranks(cost)
     xs, ys = _pixel_grid(height, width)
-    tx = xs + t * flow[..., 0]
-    ty = ys + t * flow[..., 1]
-    x0, y0 = np.floor(tx), np.floor(ty)
-    cand_x = np.stack([x0, x0 + 1, x0, x0 + 1]).reshape(4, -1)
-    cand_y = np.stack([y0, y0, y0 + 1, y0 + 1]).reshape(4, -1)
-    dist = np.hypot(cand_x - tx.reshape(1, -1), cand_y - ty.reshape(1, -1))
-    source = np.broadcast_to(np.arange(height * width), (4, height * width))
-    inside = (cand_x >= 0) & (cand_x < width) & (cand_y >= 0) & (
-        cand_y < height)
-    target = (cand_y[inside] * width + cand_x[inside]).astype(np.int64)
-    source = source[inside]
-    # Lower cost wins; the distance (< 1.5 px) only breaks near-ties.
-    score = cost.reshape(-1)[source] + 1e-3 * dist[inside]
-    order = np.lexsort((score, target))
-    target_sorted = target[order]
-    first = np.ones(order.shape, dtype=bool)
-    first[1:] = target_sorted[1:] != target_sorted[:-1]
-    winners = source[order[first]]
-    cells = target_sorted[first]
-    flow_t = np.zeros((height * width, 2), np.float32)
-    flow_t[cells] = -t * flow.reshape(-1, 2)[winners]
-    covered = np.zeros(height * width, dtype=bool)
-    covered[cells] = True
+    x0 = np.floor(xs + t * flow[..., 0]).astype(np.int64).reshape(-1)
+    y0 = np.floor(ys + t * flow[..., 1]).astype(np.int64).reshape(-1)
+    # Lowest rank per target pixel over the 4 splat positions, O(H W).
+    best = np.full(num, num, dtype=np.int64)
+    for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
+        cx, cy = x0 + dx, y0 + dy
+        inside = (cx >= 0) & (cx < width) & (cy >= 0) & (cy < height)
+        np.minimum.at(best, (cy * width + cx)[inside], ranks[inside])
+    covered = best < num
+    order = np.empty_like(ranks)
+    order[ranks] = np.arange(num)
+    winners = order[best[covered]]
+    flow_t = np.zeros((num, 2), np.float32)
+    flow_t[covered] = -t * flow.reshape(-1, 2)[winners]
     flow_t = flow_t.reshape(height, width, 2)
     covered = covered.reshape(height, width)
     return fill_holes(flow_t, covered), covered
@@ -268,12 +283,15 @@ class FramePairInterpolator:
                                 self.flow10)
         self.cost1 = splat_cost(self.image1, self.image0, self.flow10,
                                 self.flow01)
+        self.ranks0 = cost_ranks(self.cost0)
+        self.ranks1 = cost_ranks(self.cost1)
 
     def flows_at(self, t: float) -> Tuple[np.ndarray, np.ndarray,
                                           np.ndarray, np.ndarray]:
         """``(flow_t0, covered0, flow_t1, covered1)`` at time ``t``."""
-        flow_t0, cov0 = project_flow(self.flow01, t, self.cost0)
-        flow_t1, cov1 = project_flow(self.flow10, 1.0 - t, self.cost1)
+        flow_t0, cov0 = project_flow(self.flow01, t, self.cost0, self.ranks0)
+        flow_t1, cov1 = project_flow(self.flow10, 1.0 - t, self.cost1,
+                                     self.ranks1)
         return flow_t0, cov0, flow_t1, cov1
 
     def __call__(self, t: float) -> np.ndarray:

@@ -337,8 +337,8 @@ class HandMotionFitter:
                 total, parts = losses(stage['weights'], stage2)
                 total.backward()
                 optim.step()
-            final = {k: float(v) for k, v in parts.items()}
-            final['total'] = float(total)
+            final = {k: float(v.detach()) for k, v in parts.items()}
+            final["total"] = float(total.detach())
 
         with torch.no_grad():
             if use_prior:
