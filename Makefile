@@ -6,6 +6,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYOPENGL_PLATFORM ?= egl
 export OMP_NUM_THREADS ?= 2
+# Idle OpenMP threads sleep instead of spinning: on 2 shared cores a
+# spinning wait made CPU runs 5-32x slower (docs/benchmarks.md).
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: env test demo clean-demo
 

@@ -33,6 +33,7 @@ import sys
 import time
 
 CONFIG_DIR = 'configs/studies/domain_gap'
+DATA_ROOT = 'data/domain_gap_synthetic/'
 
 
 def _stem(model: str, train: str, test: str) -> str:
@@ -88,6 +89,11 @@ def _children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _display(cmd) -> str:
+    """The command as documented (``python`` for the interpreter)."""
+    return shlex.join(['python'] + list(cmd[1:]))
+
+
 def run_command(cmd, log_file) -> dict:
     """Run ``cmd`` with its output in ``log_file``; wall and CPU seconds."""
     os.makedirs(osp.dirname(log_file), exist_ok=True)
@@ -130,7 +136,7 @@ def run_step(args, name: str) -> None:
         ]
         print(f'[{name}] training: {shlex.join(cmd)}', flush=True)
         timing['train'] = run_command(cmd, osp.join(logs, f'{name}_train.log'))
-        timing['commands'].append(shlex.join(cmd))
+        timing['commands'].append(_display(cmd))
         ckpt = final_checkpoint(run_dir)
         if ckpt is None:
             raise RuntimeError(f'[{name}] training finished without '
@@ -150,9 +156,25 @@ def run_step(args, name: str) -> None:
               flush=True)
         timing[f'test_{test_set}'] = run_command(
             cmd, osp.join(logs, f'{name}_test-{test_set}.log'))
-        timing['commands'].append(shlex.join(cmd))
+        timing['commands'].append(_display(cmd))
     with open(timing_file, 'w') as f:
         json.dump(timing, f, indent=2)
+
+
+def mean_hand(work_dir: str):
+    """MPJPE of always predicting the mean training hand (no image), on
+    ``DATA_ROOT`` (the accuracy studies' baseline, computed the same way).
+    """
+    import importlib.util
+    if not osp.isdir(DATA_ROOT):
+        return None
+    spec = importlib.util.spec_from_file_location(
+        'accuracy_studies',
+        osp.join(osp.dirname(osp.abspath(__file__)), 'accuracy_studies.py'))
+    studies = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(studies)
+    studies.DATA_ROOT = DATA_ROOT
+    return studies.mean_hand_baseline(work_dir)
 
 
 def load_results(work_dir: str) -> dict:
@@ -171,6 +193,11 @@ def load_results(work_dir: str) -> dict:
                 entry['timing'] = json.load(f)
         if entry['metrics']:
             results[name] = entry
+    if results:
+        baseline = mean_hand(work_dir)
+        if baseline:
+            results['mean_hand'] = dict(
+                metrics=dict(blur=baseline, sharp=baseline), timing={})
     return results
 
 
@@ -179,13 +206,17 @@ def _fmt(value) -> str:
 
 
 def tables(results: dict) -> str:
-    """Markdown table in the shape of the paper's Table 1."""
+    """Markdown tables: the paper's Table 1 shape, then per blur rate."""
     lines = [
         '| model | train set | MPJPE middle, test sharp (mm) | '
-        'MPJPE middle, test blurry (mm) | MPJPE past / future, test blurry '
-        '(mm) | commands |', '|---|---|---|---|---|---|'
+        'MPJPE middle, test blurry (mm) | PA-MPJPE middle, sharp / blurry '
+        '(mm) | MPJPE past / future, test blurry (mm) | commands |',
+        '|---|---|---|---|---|---|---|'
     ]
-    for name, (label, train_set, _, _, _) in STEPS.items():
+    rows = [(name, step[0], step[1]) for name, step in STEPS.items()]
+    rows.insert(0, ('mean_hand', 'mean training hand (ignores the image)',
+                    '-'))
+    for name, label, train_set in rows:
         if name not in results:
             continue
         metrics = results[name]['metrics']
@@ -193,19 +224,58 @@ def tables(results: dict) -> str:
         def get(test_set, key):
             return metrics.get(test_set, {}).get(key)
 
-        ends = ' / '.join(
-            _fmt(get('blur', f'MPJPE_{s}')) for s in ('past', 'future'))
-        if get('blur', 'MPJPE_past') is None:
-            ends = '-'
+        def pair(key, sets=('sharp', 'blur')):
+            values = [get(test_set, key) for test_set in sets]
+            if all(v is None for v in values):
+                return '-'
+            return ' / '.join(_fmt(v) for v in values)
+
+        ends = '-' if get('blur', 'MPJPE_past') is None else (
+            f'{_fmt(get("blur", "MPJPE_past"))} / '
+            f'{_fmt(get("blur", "MPJPE_future"))}')
         timing = results[name]['timing']
         cmds = [f'`{c}`' for c in timing.get('commands', [])]
         if 'checkpoint_from' in timing:
             cmds.insert(0, f'checkpoint reused: `{timing["checkpoint_from"]}`')
-        lines.append(f'| {label} | {train_set} | '
-                     f'{_fmt(get("sharp", "MPJPE_middle"))} | '
-                     f'{_fmt(get("blur", "MPJPE_middle"))} | {ends} | '
-                     + '<br>'.join(cmds) + ' |')
+        if name == 'mean_hand':
+            cmds = ['`python tools/analysis_tools/domain_gap_study.py '
+                    '--tables-only`']
+        lines.append(
+            f'| {label} | {train_set} | '
+            f'{_fmt(get("sharp", "MPJPE_middle"))} | '
+            f'{_fmt(get("blur", "MPJPE_middle"))} | '
+            f'{pair("PA-MPJPE_middle")} | '
+            f'{ends} | ' + '<br>'.join(cmds) + ' |')
+    lines += blur_table(results, rows)
     return '\n'.join(lines) + '\n'
+
+
+def blur_table(results: dict, rows) -> list:
+    """MPJPE middle on the blurry test images per blur-rate bin."""
+    bins = set()
+    for entry in results.values():
+        for key in entry['metrics'].get('blur', {}):
+            if key.startswith('MPJPE_middle/blur_'):
+                bins.add(key.split('/blur_')[1])
+    if not bins:
+        return []
+    order = sorted(bins, key=lambda b: float(b.split('-')[0]))
+    counts = next((e['metrics']['blur'] for n, e in results.items()
+                   if n != 'mean_hand' and 'blur' in e['metrics']), {})
+    lines = [
+        '', 'MPJPE middle (mm) on the blurry test images by blur rate '
+        '(images per bin in brackets):', '', '| model | train set | ' +
+        ' | '.join(f'{b} ({int(counts.get("num_samples/blur_" + b, 0))})'
+                   for b in order) + ' |', '|---|---|' + '---|' * len(order)
+    ]
+    for name, label, train_set in rows:
+        if name not in results:
+            continue
+        metrics = results[name]['metrics'].get('blur', {})
+        lines.append(f'| {label} | {train_set} | ' + ' | '.join(
+            _fmt(metrics.get(f'MPJPE_middle/blur_{b}')) for b in order) +
+                     ' |')
+    return lines
 
 
 def main(argv=None):

@@ -70,22 +70,26 @@ def _point_triangle_sq_distance(px: Tensor, py: Tensor,
         edge and a bool ``(M, P)`` inside mask (False for degenerate
         triangles).
     """
-    a = tri
-    b = tri.roll(-1, dims=1)
-    edge = (b - a)[:, :, None, :]                     # (M, 3, 1, 2)
-    rel_x = px[:, None] - a[:, :, None, 0]            # (M, 3, P)
-    rel_y = py[:, None] - a[:, :, None, 1]
-    length_sq = (edge**2).sum(-1).clamp(min=1e-12)    # (M, 3, 1)
-    t = ((rel_x * edge[..., 0] + rel_y * edge[..., 1]) /
-         length_sq).clamp(0.0, 1.0)
-    dist_sq = (rel_x - t * edge[..., 0])**2 + (rel_y - t * edge[..., 1])**2
-    dist_sq = dist_sq.min(dim=1).values               # (M, P)
-    cross = edge[..., 0] * rel_y - edge[..., 1] * rel_x   # (M, 3, P)
-    area = ((tri[:, 1, 0] - tri[:, 0, 0]) * (tri[:, 2, 1] - tri[:, 0, 1]) -
-            (tri[:, 1, 1] - tri[:, 0, 1]) * (tri[:, 2, 0] - tri[:, 0, 0]))
-    orient = torch.sign(area).detach()[:, None, None]
-    inside = ((cross * orient) >= 0).all(dim=1) & (area.abs() > 1e-9)[:,
-                                                                     None]
+    px = px[:, None]                                   # (M, 1, P)
+    py = py[:, None]
+    ax = tri[:, :, 0, None]                            # (M, 3, 1)
+    ay = tri[:, :, 1, None]
+    ex = tri.roll(-1, dims=1)[:, :, 0, None] - ax      # edge vectors
+    ey = tri.roll(-1, dims=1)[:, :, 1, None] - ay
+    rel_x = px - ax                                    # (M, 3, P)
+    rel_y = py - ay
+    inv_len = 1.0 / (ex * ex + ey * ey).clamp(min=1e-12)
+    t = ((rel_x * ex + rel_y * ey) * inv_len).clamp(0.0, 1.0)
+    dx = rel_x - t * ex
+    dy = rel_y - t * ey
+    dist = dx * dx + dy * dy
+    dist_sq = torch.minimum(torch.minimum(dist[:, 0], dist[:, 1]), dist[:,
+                                                                       2])
+    cross = ex * rel_y - ey * rel_x                    # (M, 3, P)
+    area = (ex[:, 0] * ey[:, 2] - ey[:, 0] * ex[:, 2]).neg()  # (M, 1)
+    cross = cross * torch.sign(area).detach()[:, None]
+    inside = (torch.minimum(torch.minimum(cross[:, 0], cross[:, 1]),
+                            cross[:, 2]) >= 0) & (area.abs() > 1e-9)
     return dist_sq, inside
 
 
@@ -144,37 +148,41 @@ def soft_silhouette(verts_2d: Tensor,
                              dtype=low.dtype)
         low = torch.maximum(low, torch.zeros_like(low))
         high = torch.minimum(high, limit)
-        size = (high - low + 1).amax(dim=-1)           # (B, F)
-        keep = (size > 0) & torch.isfinite(tri).all(dim=-1).all(dim=-1)
+        size = (high - low + 1).long()                 # (B, F, 2)
+        keep = (size > 0).all(-1) & torch.isfinite(tri).all(dim=-1).all(
+            dim=-1)
         if face_valid is not None:
             keep &= face_valid.reshape(batch, num_faces).to(device)
         if max_window is not None:
             size = size.clamp(max=max_window)
+        # window sides are rounded up to a few sizes (about x1.25 steps);
+        # faces with the same (x, y) bucket are processed together
+        sides = torch.tensor(_bucket_sides(max(width, height)),
+                             device=device)
+        bucket = torch.bucketize(size.clamp(min=1), sides)  # (B, F, 2)
+        key = bucket[..., 0] * len(sides) + bucket[..., 1]
     # sum of log(1 - D_f), and ('union') the max of q_f / sigma, starting at
     # a value whose sigmoid is below eps.
     floor = math.log(eps) - 1.0
     log_empty = flat.new_zeros(batch * height * width)
-    nearest = flat.new_full((batch * height * width, ), floor)
     tri = tri.reshape(batch * num_faces, 3, 2)
     low = low.reshape(-1, 2).long()
     high = high.reshape(-1, 2).long()
-    size = size.reshape(-1)
     keep = keep.reshape(-1)
+    key = key.reshape(-1)
     image_of_face = torch.arange(batch, device=device).repeat_interleave(
         num_faces)
-    lower = 0
-    window = 2
-    largest = int(size[keep].max().item()) if keep.any() else 0
-    while lower < largest:
-        idx = torch.nonzero(keep & (size > lower) & (size <= window),
-                            as_tuple=False).squeeze(1)
-        lower, window = window, window * 2
-        if idx.numel() == 0:
-            continue
-        k = lower  # the bucket's window side
-        offsets = torch.arange(k, device=device)
-        oy, ox = torch.meshgrid(offsets, offsets, indexing='ij')
-        px = low[idx, 0, None] + ox.reshape(1, -1)     # (M, k*k)
+    union_terms, union_pixels = [], []
+    counts = torch.bincount(key[keep], minlength=len(sides)**2)
+    for value in torch.nonzero(counts).squeeze(1).tolist():
+        idx = torch.nonzero(keep & (key == value), as_tuple=False).squeeze(1)
+        kx = int(sides[value // len(sides)])
+        ky = int(sides[value % len(sides)])
+        oy, ox = torch.meshgrid(
+            torch.arange(ky, device=device),
+            torch.arange(kx, device=device),
+            indexing='ij')
+        px = low[idx, 0, None] + ox.reshape(1, -1)     # (M, kx*ky)
         py = low[idx, 1, None] + oy.reshape(1, -1)
         inside_window = (px <= high[idx, 0, None]) & (py <= high[idx, 1,
                                                                   None])
@@ -183,20 +191,52 @@ def soft_silhouette(verts_2d: Tensor,
         signed = torch.where(inside, dist_sq, -dist_sq) / sigma
         pixel = (image_of_face[idx, None] * height + py.clamp(
             max=height - 1)) * width + px.clamp(max=width - 1)
-        pixel = pixel.reshape(-1)
+        pixel = pixel[inside_window]
+        signed = signed[inside_window]
         # log(1 - sigmoid(x)) = -softplus(x)
-        term = -nn.functional.softplus(signed)
-        term = torch.where(inside_window, term, torch.zeros_like(term))
-        log_empty = log_empty.index_add(0, pixel, term.reshape(-1))
+        log_empty = log_empty.index_add(0, pixel,
+                                        -nn.functional.softplus(signed))
         if aggregate == 'union':
-            term = torch.where(inside_window, signed.clamp(min=floor),
-                               torch.full_like(signed, floor))
-            nearest = nearest.scatter_reduce(
-                0, pixel, term.reshape(-1), reduce='amax', include_self=True)
+            union_terms.append(signed)
+            union_pixels.append(pixel)
     coverage = 1.0 - torch.exp(log_empty)
     if aggregate == 'union':
+        nearest = _scatter_max(
+            torch.cat(union_terms) if union_terms else flat.new_zeros(0),
+            torch.cat(union_pixels) if union_pixels else torch.zeros(
+                0, dtype=torch.long, device=device), batch * height * width,
+            floor)
         coverage = torch.where(nearest >= 0, coverage, torch.sigmoid(nearest))
     return coverage.view(*lead, height, width)
+
+
+def _bucket_sides(largest: int) -> list:
+    """Window sides 1, 2, 3, 4, 5, 6, 8, 10, 12, 16, ... up to ``largest``."""
+    sides, side = [1, 2, 3, 4, 5, 6], 8
+    while sides[-1] < largest:
+        sides += [side, side * 5 // 4, side * 3 // 2]
+        side *= 2
+    return sorted({min(s, largest) for s in sides})
+
+
+def _scatter_max(values: Tensor, index: Tensor, size: int,
+                 floor: float) -> Tensor:
+    """Per-bin maximum of ``values`` (``floor`` for empty bins).
+
+    The maximum is found without autograd; the gradient flows to the
+    maximal entries (shared among ties), which is cheaper than autograd's
+    ``scatter_reduce`` backward.
+    """
+    with torch.no_grad():
+        best = values.new_full((size, ), floor).scatter_reduce(
+            0, index, values, reduce='amax', include_self=True)
+        is_max = values >= best[index]
+        ties = values.new_zeros(size).index_add(0, index, is_max.to(
+            values.dtype))
+    chosen = torch.where(is_max, values, torch.zeros_like(values))
+    total = values.new_zeros(size).index_add(0, index, chosen)
+    return torch.where(ties > 0, total / ties.clamp(min=1.0),
+                       torch.full_like(total, floor))
 
 
 def hard_silhouette(verts_2d: Tensor, faces: Tensor,
@@ -242,6 +282,12 @@ class SoftSilhouetteRasterizer(nn.Module):
         max_window (int, optional): See :func:`soft_silhouette`.
         aggregate (str): ``'union'`` or ``'prob'``. Defaults to
             ``'union'``.
+        cull_backfaces (bool): Rasterise only the faces whose normal
+            points towards the camera. For a closed surface (MANO's is
+            closed but for the wrist opening) every silhouette pixel is
+            covered by a front face, so the silhouette is unchanged while
+            half the faces are skipped. Needs a consistent outward winding.
+            Defaults to True.
     """
 
     def __init__(self,
@@ -249,8 +295,10 @@ class SoftSilhouetteRasterizer(nn.Module):
                  eps: float = 1e-4,
                  near: float = 0.01,
                  max_window: Optional[int] = None,
-                 aggregate: str = 'union'):
+                 aggregate: str = 'union',
+                 cull_backfaces: bool = True):
         super().__init__()
+        self.cull_backfaces = cull_backfaces
         if aggregate not in ('union', 'prob'):
             raise ValueError("SoftSilhouetteRasterizer: aggregate must be "
                              f"'union' or 'prob', got {aggregate!r}.")
@@ -279,9 +327,17 @@ class SoftSilhouetteRasterizer(nn.Module):
         princpt = princpt.expand(*lead, 2)
         uv, depth = project_points(vertices, focal, princpt)
         face_valid = (depth[..., faces] > self.near).all(dim=-1)
+        if self.cull_backfaces:
+            with torch.no_grad():
+                tri = vertices[..., faces, :]           # (..., F, 3, 3)
+                normal = torch.cross(tri[..., 1, :] - tri[..., 0, :],
+                                     tri[..., 2, :] - tri[..., 0, :],
+                                     dim=-1)
+                face_valid &= (normal * tri[..., 0, :]).sum(-1) < 0
         return soft_silhouette(uv, faces, image_size, self.sigma, self.eps,
                                face_valid, self.max_window, self.aggregate)
 
     def extra_repr(self) -> str:
         return (f'sigma={self.sigma}, eps={self.eps}, near={self.near}, '
-                f'aggregate={self.aggregate!r}')
+                f'aggregate={self.aggregate!r}, '
+                f'cull_backfaces={self.cull_backfaces}')

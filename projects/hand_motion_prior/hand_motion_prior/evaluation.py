@@ -19,7 +19,8 @@ from .fitter import observation_grid
 from .sequence import (resolve_frame_orders, sequence_errors, slerp_resample,
                        slerp_smooth)
 
-OBS_KEYS = ('keypoints', 'joints_cam', 'mano_pose', 'mano_shape', 'alpha')
+OBS_KEYS = ('keypoints', 'joints_cam', 'mano_pose', 'mano_shape', 'alpha',
+            'view_keypoints')
 
 
 def stack_observations(obs_list: Sequence[Dict[str, np.ndarray]]) -> Dict:
@@ -40,16 +41,31 @@ def stack_observations(obs_list: Sequence[Dict[str, np.ndarray]]) -> Dict:
     return out
 
 
+def recompute_confidence(obs: Dict, gamma: float) -> Dict:
+    """``alpha`` from stored ``view_keypoints`` with ``gamma`` (a fraction
+    of the crop size), by :func:`keypoint_confidence`."""
+    from .confidence import keypoint_confidence
+    if 'view_keypoints' not in obs or obs['view_keypoints'].shape[-3] < 2:
+        return obs
+    out = dict(obs)
+    out['alpha'] = keypoint_confidence(
+        obs['view_keypoints'],
+        gamma * obs['box_size'][:, :, None, None]).astype(np.float32)
+    return out
+
+
 def resolve_orders(obs: Dict) -> Dict:
     """Flip each frame's steps into the order that joins consecutive frames
     (:func:`resolve_frame_orders`); adds ``order_kept`` ``(C, F)`` and
     ``order_correct`` ``(C, F)`` (the resolved order is the true one)."""
     out = dict(obs)
+    if 'view_keypoints' not in obs:
+        out['view_keypoints'] = obs['keypoints'][:, :, :, None]
     keep = np.stack([
         resolve_frame_orders(j - j[..., :1, :]) for j in obs['joints_cam']
     ])
     for key in OBS_KEYS:
-        x = obs[key]
+        x = out[key]
         mask = keep.reshape(keep.shape + (1, ) * (x.ndim - 2))
         out[key] = np.where(mask, x, np.flip(x, 2))
     out['order_kept'] = keep

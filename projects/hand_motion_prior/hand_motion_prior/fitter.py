@@ -338,7 +338,7 @@ class HandMotionFitter:
                 total.backward()
                 optim.step()
             final = {k: float(v.detach()) for k, v in parts.items()}
-            final["total"] = float(total.detach())
+            final['total'] = float(total.detach())
 
         with torch.no_grad():
             if use_prior:

@@ -9,7 +9,9 @@ Arrays of one clip (``F`` frames, ``T`` steps per frame, ``J`` joints):
 - ``keypoints`` ``(F, T, J, 2)`` pixels; ``joints_cam`` ``(F, T, J, 3)``
   root-relative m; ``mano_pose`` ``(F, T, 48)`` (global orient 3 + hand pose,
   camera frame); ``mano_shape`` ``(F, T, 10)``; ``alpha`` ``(F, T, J)``;
-  ``box_size`` ``(F,)`` pixels;
+  ``box_size`` ``(F,)`` pixels; models only: ``view_keypoints``
+  ``(F, T, N + 1, J, 2)`` every view's keypoints (original first), so the
+  confidence can be recomputed with another ``gamma``;
 - ``gt_joints_cam`` ``(F, T, J, 3)`` absolute camera-frame joints at the
   frames' steps; ``gt_key_joints`` ``(Kt, J, 3)`` at every key frame;
   ``key_times`` ``(Kt,)``, ``frame_times`` ``(F,)`` s; ``exposure`` () s;
@@ -133,7 +135,7 @@ def predict_clip(clip: Dict[str, np.ndarray],
     from mmblurhand.apis import inference_blurhand
     hand_type = 'left' if bool(clip['is_left']) else 'right'
     fields = dict(keypoints=[], joints_cam=[], mano_pose=[], mano_shape=[],
-                  alpha=[])
+                  alpha=[], view_keypoints=[])
     frames = range(len(clip['image_paths']))
     if progress:
         from tqdm import tqdm
@@ -146,16 +148,20 @@ def predict_clip(clip: Dict[str, np.ndarray],
         if confidence is not None:
             res = confidence(model, image, box, hand_type, rng=rng)
             pred, alpha = res['pred'], res['alpha']
+            # (N + 1, T, J, 2) -> (T, N + 1, J, 2)
+            views = res['view_keypoints'].transpose(1, 0, 2, 3)
         else:
             pred = inference_blurhand(
                 model, image, box, hand_types=hand_type,
                 bbox_padding=1.0)[0].pred_instances
             alpha = np.ones(np.asarray(pred.keypoints).shape[1:3])
+            views = np.asarray(pred.keypoints[0])[:, None]
         fields['keypoints'].append(np.asarray(pred.keypoints[0]))
         fields['joints_cam'].append(np.asarray(pred.joints_cam[0]))
         fields['mano_pose'].append(np.asarray(pred.mano_pose[0]))
         fields['mano_shape'].append(np.asarray(pred.mano_shape[0]))
         fields['alpha'].append(alpha)
+        fields['view_keypoints'].append(views)
     out = {k: np.stack(v).astype(np.float32) for k, v in fields.items()}
     num_steps = out['joints_cam'].shape[1]
     out.update(clip_ground_truth(clip, num_steps))

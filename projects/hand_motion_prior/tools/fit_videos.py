@@ -42,7 +42,7 @@ def main(argv=None):
     from mmblurhand.utils import register_all_modules
     register_all_modules()
     from projects.hand_motion_prior.hand_motion_prior.evaluation import (
-        evaluate_methods, format_table)
+        evaluate_methods, format_table, recompute_confidence)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         opts = {}
@@ -58,6 +58,8 @@ def main(argv=None):
     obs['exposure'] = float(obs['exposure'])
     source = str(obs.pop('source', ''))
     obs.pop('clip_names', None)
+    if 'confidence' in cfg and 'view_keypoints' in obs:
+        obs = recompute_confidence(obs, cfg.confidence.gamma)
     fitter_cfg = cfg.fitter.copy()
     if args.checkpoint:
         fitter_cfg['prior'] = cfg.model

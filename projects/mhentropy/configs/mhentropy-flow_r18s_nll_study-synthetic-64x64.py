@@ -46,10 +46,13 @@ model = dict(
             checkpoint=generator_checkpoint,
             prefix='backbone.')),
     neck=dict(
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint=generator_checkpoint,
-            prefix='neck.')),
+        # a list: the Unfolder takes a list of init configs
+        init_cfg=[
+            dict(
+                type='Pretrained',
+                checkpoint=generator_checkpoint,
+                prefix='neck.')
+        ]),
     head=dict(
         _delete_=True,
         type='FlowHypothesisHead',

@@ -3,7 +3,6 @@
 """
 from typing import Sequence
 
-import numpy as np
 import torch
 from mmpose.utils.typing import ConfigType, OptConfigType, SampleList
 from torch import Tensor
@@ -20,16 +19,14 @@ RANKINGS = ('selector', 'likelihood')
 
 @MODELS.register_module()
 class MHEntropyNet(MHBlurHandNet):
-    """:class:`MHBlurHandNet` with a sampling head, frozen parts and 2D
-    hypotheses in the predictions.
+    """:class:`MHBlurHandNet` with a sampling head and frozen parts.
 
     The head is a :class:`FlowHypothesisHead` (any ``K`` at test time) or a
     ``MultiHypothesisHead`` (fixed ``K``; lets the embedding generator be
     evaluated with the same outputs). Predictions are those of
     :class:`MHBlurHandNet` (``hyp_joints_cam`` ``(1, K, T, J, 3)``,
-    ``hyp_scores``, ``topn_indices``, ...) plus ``hyp_keypoints``
-    ``(1, K, T, J, 2)``: the hypotheses' projected joints in crop pixels of
-    the network input (mirrored back for left hands), for 2D diversity.
+    ``hyp_keypoints`` ``(1, K, T, J, 2)`` in image pixels, ``hyp_scores``,
+    ``topn_indices``, ...), for whatever ``K`` was sampled.
 
     Args:
         frozen_modules (Sequence[str]): Sub-modules kept frozen (no
@@ -146,30 +143,22 @@ class MHEntropyNet(MHBlurHandNet):
         """
         feats = self.extract_feat(inputs)
         preds = self.head.predict(feats, data_samples, test_cfg=self.test_cfg)
-        return self.pack(preds, self.rank(preds), inputs.shape[-2:],
-                         data_samples)
+        return self.pack(preds, self.rank(preds), data_samples)
 
-    def pack(self, preds: dict, scores: Tensor, input_hw: Sequence[int],
+    def pack(self, preds: dict, scores: Tensor,
              data_samples: SampleList) -> SampleList:
         """Pack ranked hypotheses into ``pred_instances``.
 
         Args:
             preds (dict[str, Tensor]): Head outputs ``(B, K, T, ...)``.
-            scores (Tensor): ``(B, K)``.
-            input_hw (Sequence[int]): Network input ``(H, W)`` (pixels).
+            scores (Tensor): ``(B, K)``, higher is better.
             data_samples (list[PoseDataSample]): The batch's samples.
 
         Returns:
-            list[PoseDataSample]: Samples with ``pred_instances``.
+            list[PoseDataSample]: Samples with ``pred_instances`` (see
+            :func:`pack_hypotheses`; ``hyp_keypoints`` in image pixels).
         """
         instances = pack_hypotheses(self.head, preds, scores,
                                     self.test_cfg['num_select'],
                                     self.test_cfg['aggregate'])
-        size = np.array([input_hw[1], input_hw[0]], dtype=np.float32)
-        keypoints = preds['joints_2d'].detach().float().cpu().numpy() * size
-        for i, (inst, sample) in enumerate(zip(instances, data_samples)):
-            kpts = keypoints[i:i + 1].copy()
-            if bool(sample.metainfo.get('flip', False)):
-                kpts[..., 0] = size[0] - kpts[..., 0]
-            inst.hyp_keypoints = kpts
         return self.add_pred_to_datasample(instances, data_samples)

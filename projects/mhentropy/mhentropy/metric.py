@@ -26,7 +26,7 @@ class MHEntropyMetric(MultiHypothesisMetric):
     - ``PJD-vis_{s}`` / ``PJD-occ_{s}``: valid visible / valid occluded
       joints, root-relative 3D joints (mm); the wrist (root) is left out;
     - ``PJD2d-vis_{s}`` / ``PJD2d-occ_{s}``: the same joints, projected
-      hypotheses ``hyp_keypoints`` ``(1, K, T, J, 2)`` in crop pixels;
+      hypotheses ``hyp_keypoints`` ``(1, K, T, J, 2)`` in image pixels;
     - ``RD_{s}`` = ``PJD2d-vis_{s} / PJD-occ_{s}`` (MHEntropy's relative
       diversity, pixels over mm; lower means diverse where unseen and
       consistent where seen), from the averaged values;

@@ -138,8 +138,7 @@ def main():
                             feats, samples, test_cfg=dict(num_hypotheses=k))
                         cached = preds
                     model.test_cfg['ranking'] = ranking
-                    packed = model.pack(preds, model.rank(preds),
-                                        inputs.shape[-2:], samples)
+                    packed = model.pack(preds, model.rank(preds), samples)
                     metric.process(batch, [s.to_dict() for s in packed])
             step = len(batch['data_samples'])
             seen += step
@@ -157,7 +156,7 @@ def main():
                   f, indent=1)
 
     print(f'\n{num_images} test images; joint metrics in mm (mean of the '
-          'time steps), PJD2d in crop pixels, RD = PJD2d-vis / PJD-occ')
+          'time steps), PJD2d in image pixels, RD = PJD2d-vis / PJD-occ')
     print('| model | K | ranking | ' + ' | '.join(TABLE_KEYS) + ' |')
     print('|' + '---|' * (3 + len(TABLE_KEYS)))
     for key, values in results.items():
