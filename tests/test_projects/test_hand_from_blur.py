@@ -24,7 +24,8 @@ from mmblurhand.utils import register_all_modules
 from projects.hand_from_blur.hand_from_blur import (  # isort: skip
     BlurImageFormation, BlurMotionRefiner, PhysicsSelector, PolynomialMotion,
     SoftSilhouetteRasterizer, best_foreground_colour, combine_scores,
-    crop_intrinsics, fit_polynomial, fit_translation, hard_silhouette,
+    crop_intrinsics, fit_polynomial, fit_translation,
+    fit_translation_scaled, hard_silhouette,
     joint_2d_loss, pose_hand, soft_iou, soft_silhouette, step_times)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -218,6 +219,26 @@ def test_fit_translation_recovers_translation():
     assert float(err.max()) < 1e-2
 
 
+def test_scaled_translation_fit_is_exact_for_a_flat_hand():
+    torch.manual_seed(5)
+    joints = torch.randn(3, 21, 3) * 0.04
+    joints[..., 2] = 0.0  # fronto-parallel: no foreshortening
+    transl = torch.tensor([[0.02, 0.01, 0.7], [-0.03, 0.0, 0.4],
+                           [0.0, 0.05, 1.1]])
+    focal = torch.full((3, 2), 150.0)
+    princpt = torch.full((3, 2), 32.0)
+    pts = joints + transl[:, None]
+    uv = pts[..., :2] / pts[..., 2:] * focal[:, None] + princpt[:, None]
+    fitted, err = fit_translation_scaled(joints, uv, focal, princpt)
+    assert torch.allclose(fitted, transl, atol=1e-4)
+    # from the box: the joints' larger extent spans box_side pixels
+    extent = (joints[..., :2].amax(-2) - joints[..., :2].amin(-2)).amax(-1)
+    box = extent * 150.0 / transl[:, 2]
+    fitted, _ = fit_translation_scaled(joints, uv * 0 + uv.mean(-2, True),
+                                       focal, princpt, box_side=box)
+    assert torch.allclose(fitted[:, 2], transl[:, 2], atol=1e-4)
+
+
 def test_crop_intrinsics_mirror_the_world_for_flipped_crops():
     from mmblurhand.datasets.transforms.hand_geometry import get_crop_matrix
     focal, princpt = np.array([250., 245.]), np.array([63.2, 64.9])
@@ -244,7 +265,7 @@ def _scene(mano, batch=1, size=32):
     transl = torch.tensor([[-0.03, 0.0, 0.5], [0.0, 0.0, 0.5],
                            [0.03, 0.01, 0.5]]).expand(batch, 3, 3)
     betas = torch.zeros(batch, 10)
-    focal = torch.full((batch, 2), 90.0)
+    focal = torch.full((batch, 2), 60.0)
     princpt = torch.full((batch, 2), (size - 1) / 2)
     return pose, transl, betas, focal, princpt
 

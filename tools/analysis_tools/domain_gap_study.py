@@ -10,8 +10,10 @@ Unfolder) on **sharp** middle frames and on **blurry** images of
 ``data/domain_gap_synthetic`` (configs under
 ``configs/studies/domain_gap/``) and tests every model on both the blurry
 and the sharp test images. A blurry-trained model whose checkpoint already
-exists under ``--reuse-dir`` (the accuracy studies train the same configs
-on the same generator options) is reused instead of retrained. Finished
+exists under ``--reuse-dir`` (the accuracy studies train the same configs)
+is reused instead of retrained when the accuracy studies' data
+(``data/blurhand_synthetic``) holds the same blurry images (same
+generator options). Finished
 steps (a metrics file exists) are skipped, so an interrupted run continues
 where it stopped. Writes ``results.json`` and ``tables.md`` (with the
 command behind every number) into ``--work-dir``.
@@ -34,6 +36,11 @@ import time
 
 CONFIG_DIR = 'configs/studies/domain_gap'
 DATA_ROOT = 'data/domain_gap_synthetic/'
+#: Data of the accuracy studies whose checkpoints may be reused.
+REUSE_DATA_ROOT = 'data/blurhand_synthetic/'
+#: Generator options that add files without changing the blurry images.
+EXTRA_KEYS = ('summary', 'save_sharp', 'output_format', 'save_background',
+              'save_alpha')
 
 
 def _stem(model: str, train: str, test: str) -> str:
@@ -112,6 +119,20 @@ def final_checkpoint(run_dir: str):
     return path if osp.isfile(path) else None
 
 
+def same_blurry_data(root_a: str, root_b: str) -> bool:
+    """Whether two synthetic datasets hold the same blurry images and
+    annotations (same generator options, except the extra outputs)."""
+    metas = []
+    for root in (root_a, root_b):
+        path = osp.join(root, 'synthesis_meta.json')
+        if not osp.isfile(path):
+            return False
+        with open(path) as f:
+            meta = json.load(f)
+        metas.append({k: v for k, v in meta.items() if k not in EXTRA_KEYS})
+    return metas[0] == metas[1]
+
+
 def run_step(args, name: str) -> None:
     _, _, train_stem, reuse_stem, tests = STEPS[name]
     metrics_dir = osp.join(args.work_dir, 'metrics')
@@ -124,10 +145,14 @@ def run_step(args, name: str) -> None:
     run_dir = osp.join(args.work_dir, train_stem)
     ckpt = final_checkpoint(run_dir)
     if ckpt is None and reuse_stem is not None:
-        ckpt = final_checkpoint(osp.join(args.reuse_dir, reuse_stem))
-        if ckpt is not None:
-            print(f'[{name}] reusing {ckpt}')
-            timing['checkpoint_from'] = ckpt
+        reuse = final_checkpoint(osp.join(args.reuse_dir, reuse_stem))
+        if reuse is not None and same_blurry_data(REUSE_DATA_ROOT,
+                                                  DATA_ROOT):
+            print(f'[{name}] reusing {reuse}')
+            ckpt = timing['checkpoint_from'] = reuse
+        elif reuse is not None:
+            print(f'[{name}] not reusing {reuse}: {REUSE_DATA_ROOT} was '
+                  f'generated with other options than {DATA_ROOT}')
     if ckpt is None:
         cmd = [
             args.python, 'tools/train.py',
@@ -161,20 +186,24 @@ def run_step(args, name: str) -> None:
         json.dump(timing, f, indent=2)
 
 
-def mean_hand(work_dir: str):
-    """MPJPE of always predicting the mean training hand (no image), on
-    ``DATA_ROOT`` (the accuracy studies' baseline, computed the same way).
-    """
-    import importlib.util
+def mean_hand(work_dir: str, python: str = sys.executable):
+    """Metrics of always predicting the mean training hand (no image) on
+    ``DATA_ROOT`` (``tools/analysis_tools/mean_pose_baseline.py``, pooled
+    like the study metrics); the same for both test sets."""
     if not osp.isdir(DATA_ROOT):
         return None
-    spec = importlib.util.spec_from_file_location(
-        'accuracy_studies',
-        osp.join(osp.dirname(osp.abspath(__file__)), 'accuracy_studies.py'))
-    studies = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(studies)
-    studies.DATA_ROOT = DATA_ROOT
-    return studies.mean_hand_baseline(work_dir)
+    out_file = osp.join(work_dir, 'metrics', 'mean_pose.json')
+    if not osp.isfile(out_file):
+        os.makedirs(osp.dirname(out_file), exist_ok=True)
+        config = osp.join(CONFIG_DIR,
+                          _stem('blurhandnet', 'blur', 'blur') + '.py')
+        subprocess.run([
+            python, 'tools/analysis_tools/mean_pose_baseline.py', config,
+            '--json', out_file
+        ],
+                       check=True)
+    with open(out_file) as f:
+        return json.load(f)['metrics']['pooled']
 
 
 def load_results(work_dir: str) -> dict:
@@ -196,8 +225,14 @@ def load_results(work_dir: str) -> dict:
     if results:
         baseline = mean_hand(work_dir)
         if baseline:
+            config = osp.join(CONFIG_DIR,
+                              _stem('blurhandnet', 'blur', 'blur') + '.py')
             results['mean_hand'] = dict(
-                metrics=dict(blur=baseline, sharp=baseline), timing={})
+                metrics=dict(blur=baseline, sharp=baseline),
+                timing=dict(commands=[
+                    f'python tools/analysis_tools/mean_pose_baseline.py '
+                    f'{config} --json {work_dir}/metrics/mean_pose.json'
+                ]))
     return results
 
 
@@ -237,9 +272,6 @@ def tables(results: dict) -> str:
         cmds = [f'`{c}`' for c in timing.get('commands', [])]
         if 'checkpoint_from' in timing:
             cmds.insert(0, f'checkpoint reused: `{timing["checkpoint_from"]}`')
-        if name == 'mean_hand':
-            cmds = ['`python tools/analysis_tools/domain_gap_study.py '
-                    '--tables-only`']
         lines.append(
             f'| {label} | {train_set} | '
             f'{_fmt(get("sharp", "MPJPE_middle"))} | '

@@ -134,6 +134,11 @@ def main(argv=None):
                     f'  {label}: mean {psnr[key]["mean"]:.2f}, median '
                     f'{psnr[key]["median"]:.2f}, 5th percentile '
                     f'{psnr[key]["p5"]:.2f}, min {psnr[key]["min"]:.2f}')
+        by_rate = psnr.get('psnr_hand_by_blur_rate') or {}
+        if by_rate:
+            lines.append('  hand region by blur rate: ' + ', '.join(
+                f'{b}: {v["mean"]:.2f} ({v["num_images"]})'
+                for b, v in by_rate.items()))
         print('\n'.join(lines))
     return summary
 

@@ -59,6 +59,8 @@ CONVERSION_VERSION = 'interhand-to-blurhand-v1'
 META_FILE = 'conversion_meta.json'
 ANNOTATION_KINDS = ('data', 'camera', 'joint_3d', 'MANO_NeuralAnnot')
 SPLITS = ('train', 'test')
+#: Blur-rate bins of :func:`compare_with_reference`.
+BLUR_RATE_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, float('inf'))
 #: Reasons a candidate window is skipped, in the order they are checked.
 SKIP_REASONS = ('sequence_end', 'missing_neighbour_frame',
                 'missing_joint_3d', 'missing_camera', 'no_valid_joints',
@@ -183,8 +185,9 @@ def _joint_valid_any(ann: dict) -> bool:
     return valid is None or bool(np.any(np.asarray(valid, dtype=float) > 0))
 
 
-def find_windows(annotations: Dict[str, object],
-                 cfg: ConversionConfig) -> Tuple[List[dict], Dict[str, int]]:
+def find_windows(
+        annotations: Dict[str, object], cfg: ConversionConfig
+) -> Tuple[List[dict], Dict[str, int], Dict[str, str]]:
     """Complete windows of ``num_frames`` consecutive frames, after view
     sampling.
 
@@ -673,7 +676,9 @@ def compare_with_reference(out_dir: str, reference_root: str,
         dict: ``num_images``; ``psnr`` (whole image) and ``psnr_hand``
         (inside the union of the window's annotated hand boxes, where the
         motion is), each with ``mean``, ``median``, ``p5`` (5th
-        percentile) and ``min`` in dB.
+        percentile) and ``min`` in dB; ``psnr_hand_by_blur_rate`` (mean
+        per :data:`BLUR_RATE_BINS` bin of the reference's ``blur_rate``,
+        when it has one).
     """
     import cv2
     path = osp.join(out_dir, 'annotations', split,
@@ -682,7 +687,8 @@ def compare_with_reference(out_dir: str, reference_root: str,
         data = json.load(f)
     images = {img['id']: img for img in data['images']}
     anns = {ann['id']: ann for ann in data['annotations']}
-    whole, hand = [], []
+    rates = _reference_blur_rates(reference_root, split)
+    whole, hand, hand_rates = [], [], []
     for ann in data['annotations']:
         if not ann.get('is_middle'):
             continue
@@ -706,6 +712,7 @@ def compare_with_reference(out_dir: str, reference_root: str,
             x1, y1 = max(x1, 0), max(y1, 0)
             if x2 > x1 and y2 > y1:
                 hand.append(_psnr(ours[y1:y2, x1:x2], ref[y1:y2, x1:x2]))
+                hand_rates.append(rates.get(name, np.nan))
 
     def stats(values):
         values = np.asarray(values, dtype=np.float64)
@@ -717,5 +724,32 @@ def compare_with_reference(out_dir: str, reference_root: str,
             p5=float(np.percentile(values, 5)),
             min=float(values.min()))
 
+    by_rate = {}
+    hand, hand_rates = np.asarray(hand), np.asarray(hand_rates)
+    for lo, hi in zip(BLUR_RATE_BINS[:-1], BLUR_RATE_BINS[1:]):
+        sel = (hand_rates >= lo) & (hand_rates < hi)
+        if sel.any():
+            by_rate[f'{lo:g}-{hi:g}'] = dict(
+                num_images=int(sel.sum()), mean=float(hand[sel].mean()))
     return dict(
-        num_images=len(whole), psnr=stats(whole), psnr_hand=stats(hand))
+        num_images=len(whole),
+        psnr=stats(whole),
+        psnr_hand=stats(hand),
+        psnr_hand_by_blur_rate=by_rate)
+
+
+def _reference_blur_rates(reference_root: str, split: str) -> dict:
+    """``file_name -> blur_rate`` of the reference's middle annotations
+    (empty when it has no BlurHand annotations or no blur rates)."""
+    path = osp.join(reference_root, 'annotations', split,
+                    f'BlurHand_{split}_data.json')
+    if not osp.isfile(path):
+        return {}
+    with open(path) as f:
+        data = json.load(f)
+    names = {img['id']: img['file_name'] for img in data['images']}
+    return {
+        names[ann['image_id']]: float(ann['blur_rate'])
+        for ann in data['annotations']
+        if ann.get('is_middle') and ann.get('blur_rate') is not None
+    }

@@ -21,7 +21,7 @@ data_root = 'data/hand_from_blur_synthetic128/'
 
 # Renders are made in the network crop (mirrored for left hands) at this
 # side, pixels.
-render_size = 64
+render_size = 48
 batch_size = 8
 # Human from Blur Table 1 bins, merged in pairs for a small test set.
 blur_rate_bins = (0., 0.1, 0.2, 0.4, 0.6, float('inf'))
@@ -30,12 +30,14 @@ formation = dict(
     type='BlurImageFormation',
     mano_cfg=dict(type='ManoLayer', model_path=None),
     rasterizer=dict(type='SoftSilhouetteRasterizer', sigma=0.5),
-    num_subframes=8)
+    num_subframes=4)
 refiner = dict(
     type='BlurMotionRefiner',
     formation=formation,
     degree=2,
-    num_iters=40,
+    num_iters=10,
+    # initial depth from the crop box (BlurHand crops: tight joint box x1.5)
+    box_padding=1.5,
     lrs=dict(pose=0.01, rot=0.01, transl=0.001),
     loss_weights=dict(
         image=10.,
@@ -51,10 +53,12 @@ physics_selector = dict(
 # weight of the physics z-score against the CCR z-score
 combine_weight = 1.0
 # refinement runs: start from a selector's choice; optional loss overrides
+# (sizes chosen for a shared 2-core CPU: 48 px renders, 4 sub-frames,
+# 10 Adam steps)
 refinements = [
-    dict(name='ccr + refine', start='ccr'),
     dict(name='ccr + refine (no matte)', start='ccr',
          loss_weights=dict(matting=0.)),
     dict(name='ccr + physics + refine', start='ccr + physics'),
+    # --init gt-noise: the one perturbed ground-truth sequence
     dict(name='init + refine', start='init'),
 ]

@@ -2,7 +2,8 @@
 """Human-from-Blur-style reblur model, test-time refinement and a
 physics-based hypothesis selector for blurry hands (see the project's
 README)."""
-from .camera import crop_intrinsics, fit_translation
+from .camera import (crop_intrinsics, fit_translation,
+                     fit_translation_scaled)
 from .image_formation import (BlurImageFormation, best_foreground_colour,
                               composite, subframe_times)
 from .losses import (gaussian_pose_prior, image_loss, joint_2d_loss,
@@ -16,7 +17,8 @@ from .refiner import BlurMotionRefiner, init_translations
 
 __all__ = [
     'SoftSilhouetteRasterizer', 'soft_silhouette', 'hard_silhouette',
-    'project_points', 'PolynomialMotion', 'fit_polynomial', 'vandermonde',
+    'project_points', 'fit_translation_scaled', 'PolynomialMotion',
+    'fit_polynomial', 'vandermonde',
     'step_times', 'pose_hand', 'crop_intrinsics', 'fit_translation',
     'BlurImageFormation', 'best_foreground_colour', 'composite',
     'subframe_times', 'soft_iou', 'matting_loss', 'image_loss',

@@ -1,6 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Cameras of the network crop, and wrist translations from 2D joints."""
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
@@ -89,4 +89,72 @@ def fit_translation(joints_rel: Tensor,
         ..., None, :] + princpt[..., None, :]
     err = (proj - uv).norm(dim=-1)
     err = (err * weights).sum(-1) / weights.sum(-1).clamp(min=1e-9)
+    return transl, err
+
+
+def fit_translation_scaled(joints_rel: Tensor,
+                           uv: Tensor,
+                           focal: Tensor,
+                           princpt: Tensor,
+                           weights: Tensor = None,
+                           depth_range: Tuple[float, float] = (0.05, 20.0),
+                           box_side: Optional[Tensor] = None
+                           ) -> Tuple[Tensor, Tensor]:
+    """Robust translation from 2D joints: depth from the 2D/3D spread.
+
+    The exact fit (:func:`fit_translation`) trusts the perspective
+    foreshortening of the joints; with inexact 3D and 2D joints (a network's
+    guesses) its depth is often absurd (metres away, or clamped at the
+    camera). Here the depth of the joints' centroid is the one at which the
+    3D spread (``x``, ``y``) projects to the 2D spread; ``x`` and ``y`` then
+    follow in closed form with that depth. Exact for a fronto-parallel
+    hand, close otherwise.
+
+    With ``box_side`` the depth comes from the hand box instead: the side
+    of the square crop box's tight joint box (pixels) is matched by the
+    larger of the joints' ``x`` and ``y`` extents. This ignores the 2D
+    joints' spread, which a weak network often shrinks towards the centre.
+
+    Args:
+        joints_rel (Tensor): ``(..., J, 3)`` root-relative joints, m.
+        uv (Tensor): ``(..., J, 2)`` 2D joints, pixels.
+        focal (Tensor): ``(..., 2)`` pixels.
+        princpt (Tensor): ``(..., 2)`` pixels.
+        weights (Tensor, optional): ``(..., J)`` joint weights.
+        depth_range (Tuple[float, float]): Clamp of the depth, m.
+        box_side (Tensor, optional): ``(...)`` side of the tight hand box,
+            pixels.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``(..., 3)`` translation (m) and ``(...)``
+        mean reprojection error (pixels).
+    """
+    if weights is None:
+        weights = torch.ones_like(joints_rel[..., 0])
+    w = weights[..., None]
+    total = w.sum(-2).clamp(min=1e-9)                       # (..., 1)
+    centre_3d = (joints_rel * w).sum(-2) / total             # (..., 3)
+    centre_2d = (uv * w).sum(-2) / total                     # (..., 2)
+    spread_3d = (((joints_rel[..., :2] - centre_3d[..., None, :2])**2).sum(
+        -1) * weights).sum(-1) / total[..., 0]
+    spread_2d = (((uv - centre_2d[..., None, :]) /
+                  focal[..., None, :])**2).sum(-1)
+    spread_2d = (spread_2d * weights).sum(-1) / total[..., 0]
+    if box_side is None:
+        depth = (spread_3d / spread_2d.clamp(min=1e-12)).sqrt()
+    else:
+        extent = (joints_rel[..., :2].amax(-2) -
+                  joints_rel[..., :2].amin(-2)).amax(-1)
+        depth = focal.mean(-1) * extent / box_side.clamp(min=1e-6)
+    depth = depth.clamp(*depth_range)                         # centroid z
+    t_z = depth - centre_3d[..., 2]
+    # x, y: least squares with t_z fixed (decoupled, closed form)
+    ray = (uv - princpt[..., None, :]) / focal[..., None, :]
+    z = joints_rel[..., 2] + t_z[..., None]
+    t_xy = ((ray * z[..., None] - joints_rel[..., :2]) * w).sum(-2) / total
+    transl = torch.cat([t_xy, t_z[..., None]], dim=-1)
+    points = joints_rel + transl[..., None, :]
+    proj = points[..., :2] / points[..., 2:].clamp(min=1e-6) * focal[
+        ..., None, :] + princpt[..., None, :]
+    err = ((proj - uv).norm(dim=-1) * weights).sum(-1) / total[..., 0]
     return transl, err

@@ -70,7 +70,7 @@ class PhysicsSelector(nn.Module):
         if not isinstance(self.refiner, BlurMotionRefiner):
             raise TypeError('PhysicsSelector: `refiner` must build a '
                             'BlurMotionRefiner.')
-        self.weights = dict(image=10.0, matting=1.0, **(weights or {}))
+        self.weights = dict(dict(image=10.0, matting=1.0), **(weights or {}))
         unknown = set(self.weights) - {'image', 'matting'}
         if unknown:
             raise KeyError(f'PhysicsSelector: unknown score terms '

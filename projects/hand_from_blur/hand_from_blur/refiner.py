@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from mmblurhand.registry import MODELS
-from .camera import fit_translation
+from .camera import fit_translation, fit_translation_scaled
 from .image_formation import BlurImageFormation
 from .losses import (gaussian_pose_prior, image_loss, joint_2d_loss,
                      matting_loss, polynomial_regulariser)
@@ -42,9 +42,13 @@ DEFAULT_WEIGHTS = dict(
 DEFAULT_LRS = dict(pose=0.01, rot=0.01, transl=0.001, betas=0.01)
 
 
-def init_translations(joints_rel: Tensor, joints_2d: Tensor, focal: Tensor,
+def init_translations(joints_rel: Tensor,
+                      joints_2d: Tensor,
+                      focal: Tensor,
                       princpt: Tensor,
-                      weights: Optional[Tensor] = None) -> Dict[str, Tensor]:
+                      weights: Optional[Tensor] = None,
+                      method: str = 'scaled',
+                      box_side: Optional[Tensor] = None) -> Dict[str, Tensor]:
     """Wrist translations of root-relative sequences from 2D joints.
 
     Each sequence is fitted to the 2D joints in their order and reversed
@@ -56,11 +60,20 @@ def init_translations(joints_rel: Tensor, joints_2d: Tensor, focal: Tensor,
         joints_2d (Tensor): ``(B, T, J, 2)`` pixels.
         focal, princpt (Tensor): ``(B, 2)`` pixels.
         weights (Tensor, optional): ``(B, T, J)``.
+        method (str): ``'scaled'`` (:func:`~.camera.fit_translation_scaled`,
+            robust to inexact joints, default) or ``'perspective'``
+            (:func:`~.camera.fit_translation`, exact for exact joints).
+        box_side (Tensor, optional): ``(B,)`` tight hand-box side, pixels,
+            for ``'scaled'``: depth from the box, not the 2D joints.
 
     Returns:
         dict[str, Tensor]: ``transl (B, ..., T, 3)``, ``error (B, ...)``
         (mean reprojection error, pixels) and bool ``reversed (B, ...)``.
     """
+    fits = dict(scaled=fit_translation_scaled, perspective=fit_translation)
+    if method not in fits:
+        raise ValueError(f'init_translations: method must be one of '
+                         f'{sorted(fits)}, got {method!r}.')
     batch = joints_2d.shape[0]
     ones = (1, ) * (joints_rel.dim() - 4)
     steps = joints_rel.shape[:-2]                       # (B, ..., T)
@@ -70,6 +83,9 @@ def init_translations(joints_rel: Tensor, joints_2d: Tensor, focal: Tensor,
 
     f = lift(focal[:, None], (2, ))
     p = lift(princpt[:, None], (2, ))
+    extra = {}
+    if box_side is not None and method == 'scaled':
+        extra['box_side'] = box_side.reshape(batch, *ones, 1).expand(*steps)
     results = []
     for flip in (False, True):
         uv = joints_2d.flip(1) if flip else joints_2d
@@ -78,7 +94,8 @@ def init_translations(joints_rel: Tensor, joints_2d: Tensor, focal: Tensor,
             w = lift(weights.flip(1) if flip else weights,
                      (weights.shape[-1], ))
         results.append(
-            fit_translation(joints_rel, lift(uv, uv.shape[-2:]), f, p, w))
+            fits[method](joints_rel, lift(uv, uv.shape[-2:]), f, p, w,
+                         **extra))
     err_fwd = results[0][1].mean(-1)
     err_rev = results[1][1].mean(-1)
     rev = err_rev < err_fwd
@@ -103,6 +120,13 @@ class BlurMotionRefiner(nn.Module):
         optimise_shape (bool): Optimise ``beta`` too. Defaults to False.
         pose_prior_std (Sequence[float], optional): ``(P,)`` per-parameter
             std of the Gaussian pose prior; isotropic when ``None``.
+        init_method (str): How wrist translations are fitted to the 2D
+            joints (:func:`init_translations`). Defaults to ``'scaled'``.
+        box_padding (float, optional): The crop is the tight hand box
+            scaled by this (BlurHand: 1.2 x 1.25 = 1.5); when set, the
+            initial depth comes from the box (side ``image_size /
+            box_padding``) instead of the 2D joints' spread. Defaults to
+            ``None``.
     """
 
     def __init__(self,
@@ -112,8 +136,12 @@ class BlurMotionRefiner(nn.Module):
                  lrs: Optional[dict] = None,
                  loss_weights: Optional[dict] = None,
                  optimise_shape: bool = False,
-                 pose_prior_std: Optional[Sequence[float]] = None):
+                 pose_prior_std: Optional[Sequence[float]] = None,
+                 init_method: str = 'scaled',
+                 box_padding: Optional[float] = None):
         super().__init__()
+        self.init_method = init_method
+        self.box_padding = box_padding
         self.formation = MODELS.build(formation) if isinstance(
             formation, dict) else formation
         if not isinstance(self.formation, BlurImageFormation):
@@ -159,9 +187,14 @@ class BlurMotionRefiner(nn.Module):
             PolynomialMotion: Leading dims ``(B, ...)``.
         """
         size = obs['joints_2d'].new_tensor(obs['image_size'])
+        box_side = None
+        if self.box_padding is not None:
+            box_side = size.max().expand(obs['joints_2d'].shape[0]) / \
+                self.box_padding
         fit = init_translations(joints_rel, obs['joints_2d'] * size,
                                 obs['focal'], obs['princpt'],
-                                obs.get('joints_2d_weight'))
+                                obs.get('joints_2d_weight'),
+                                self.init_method, box_side)
         return PolynomialMotion.from_samples(
             mano_pose,
             fit['transl'],
@@ -269,7 +302,7 @@ class BlurMotionRefiner(nn.Module):
             loss = self.losses(motion, obs)['loss']
             if initial is None:
                 initial = loss.detach()
-            history.append(float(loss.mean()))
+            history.append(float(loss.detach().mean()))
             loss.sum().backward()
             optimiser.step()
         with torch.no_grad():

@@ -139,6 +139,27 @@ def format_table(table, bins, title):
     return '\n'.join(lines)
 
 
+def save_results(args, checkpoint, data_root, model, records, methods, bins,
+                 history, seconds):
+    """Write results.json and results.md; return the table and text."""
+    names = list(methods)
+    if records and 'mean of K' in records[0]['mpjpe']:
+        names.insert(1, 'mean of K')
+    table = summarise(records, names, bins)
+    title = (f'{args.init} init, {len(records)} samples, '
+             f'{checkpoint if model else "no model"}')
+    text = format_table(table, bins, title)
+    os.makedirs(args.out_dir, exist_ok=True)
+    with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
+        json.dump(dict(config=args.config, checkpoint=checkpoint,
+                       init=args.init, data_root=data_root,
+                       seconds=seconds, table=table, records=records,
+                       loss_history=history), f, indent=1)
+    with open(osp.join(args.out_dir, 'results.md'), 'w') as f:
+        f.write(text + '\n')
+    return table, text
+
+
 def gather(tensor, index):
     """``tensor[b, index[b]]`` for ``(B, K, ...)`` and ``(B,)``."""
     return tensor[torch.arange(tensor.shape[0]), index]
@@ -287,7 +308,8 @@ def main(argv=None):
                          loss_weights=dict(refiner_cfg.get(
                              'loss_weights', {}), **run['loss_weights'])))
             res = runner.refine(motion, obs)
-            history.append(dict(name=run['name'], history=res['history']))
+            history.append(dict(name=run['name'],
+                                history=[round(h, 6) for h in res['history']]))
             refined[run['name']] = res['motion']
         # ---- per-sample metrics
         from projects.hand_from_blur.hand_from_blur import step_times
@@ -334,22 +356,12 @@ def main(argv=None):
             if hyps['mano_pose'].shape[1] > 1:
                 rec['mpjpe']['mean of K'] = float(np.nanmean(hyp_err[b]))
             records.append(rec)
-    if records and 'mean of K' in records[0]['mpjpe']:
-        methods.insert(1, 'mean of K')
-    seconds = time.time() - start
-    table = summarise(records, methods, bins)
-    title = (f'{args.init} init, {len(records)} samples, '
-             f'{osp.basename(str(checkpoint)) if model else "no model"}')
-    text = format_table(table, bins, title)
-    os.makedirs(args.out_dir, exist_ok=True)
-    with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
-        json.dump(dict(config=args.config, checkpoint=checkpoint,
-                       init=args.init, data_root=data_root,
-                       seconds=seconds, table=table, records=records,
-                       loss_history=history), f, indent=1)
-    with open(osp.join(args.out_dir, 'results.md'), 'w') as f:
-        f.write(text + '\n')
+        # written after every batch, so an interrupted run keeps its results
+        table, text = save_results(args, checkpoint, data_root, model,
+                                   records, methods, bins, history,
+                                   time.time() - start)
     print(text)
+    seconds = time.time() - start
     print(f'{len(records)} samples in {seconds:.0f} s; results in '
           f'{args.out_dir}/results.json')
     return table

@@ -38,7 +38,8 @@ def collect_poses(dataset, first: int) -> np.ndarray:
     from mmblurhand.datasets.transforms.hand_geometry import \
         mirror_axis_angle
     poses = []
-    for info in dataset.data_list:
+    for index in range(len(dataset)):
+        info = dataset.get_data_info(index)
         pose = np.asarray(info['ann_mano_pose'], np.float64)  # (T, 48)
         valid = np.asarray(info['ann_mano_valid']) > 0
         if info['hand_type'] == 'left':
