@@ -262,6 +262,7 @@ def test_invalid_options_and_missing_files_are_reported(tmp_path):
         convert_interhand_to_blurhand(
             str(tmp_path / 'nothing'), str(tmp_path / 'out'), 'train',
             progress=False)
+    assert not osp.exists(tmp_path / 'out')  # nothing written
 
 
 # ----------------------------------------------------------------------

@@ -278,32 +278,36 @@ def tables(results: dict) -> str:
             f'{_fmt(get("blur", "MPJPE_middle"))} | '
             f'{pair("PA-MPJPE_middle")} | '
             f'{ends} | ' + '<br>'.join(cmds) + ' |')
-    lines += blur_table(results, rows)
+    lines += blur_table(results, rows, 'blur')
+    lines += blur_table(results, rows, 'sharp')
     return '\n'.join(lines) + '\n'
 
 
-def blur_table(results: dict, rows) -> list:
-    """MPJPE middle on the blurry test images per blur-rate bin."""
+def blur_table(results: dict, rows, test_set: str) -> list:
+    """MPJPE middle on one test set (``'blur'`` or ``'sharp'``) per
+    blur-rate bin of the samples."""
     bins = set()
     for entry in results.values():
-        for key in entry['metrics'].get('blur', {}):
+        for key in entry['metrics'].get(test_set, {}):
             if key.startswith('MPJPE_middle/blur_'):
                 bins.add(key.split('/blur_')[1])
     if not bins:
         return []
     order = sorted(bins, key=lambda b: float(b.split('-')[0]))
-    counts = next((e['metrics']['blur'] for n, e in results.items()
-                   if n != 'mean_hand' and 'blur' in e['metrics']), {})
+    counts = next((e['metrics'][test_set] for n, e in results.items()
+                   if n != 'mean_hand' and test_set in e['metrics']), {})
+    images = 'blurry' if test_set == 'blur' else 'sharp'
     lines = [
-        '', 'MPJPE middle (mm) on the blurry test images by blur rate '
-        '(images per bin in brackets):', '', '| model | train set | ' +
+        '', f'MPJPE middle (mm) on the {images} test images by the blur rate '
+        'of their sample (images per bin in brackets):', '',
+        '| model | train set | ' +
         ' | '.join(f'{b} ({int(counts.get("num_samples/blur_" + b, 0))})'
                    for b in order) + ' |', '|---|---|' + '---|' * len(order)
     ]
     for name, label, train_set in rows:
         if name not in results:
             continue
-        metrics = results[name]['metrics'].get('blur', {})
+        metrics = results[name]['metrics'].get(test_set, {})
         lines.append(f'| {label} | {train_set} | ' + ' | '.join(
             _fmt(metrics.get(f'MPJPE_middle/blur_{b}')) for b in order) +
                      ' |')

@@ -518,6 +518,8 @@ def convert_interhand_to_blurhand(interhand_root: str,
     cfg.validate()
     if osp.abspath(out_dir) == osp.abspath(interhand_root):
         raise ValueError('--out must differ from --interhand-root.')
+    start = time.time()
+    annotations = load_interhand_annotations(interhand_root, split)
     options = dict(version=CONVERSION_VERSION, **asdict(cfg))
     meta = _read_meta(out_dir)
     previous = meta.get(split, {}).get('options')
@@ -547,8 +549,6 @@ def convert_interhand_to_blurhand(interhand_root: str,
     meta[split] = dict(options=options, complete=False)
     _write_meta(out_dir, meta)
 
-    start = time.time()
-    annotations = load_interhand_annotations(interhand_root, split)
     windows, stats, examples = find_windows(annotations, cfg)
     images = {img['id']: img for img in annotations['data']['images']}
     tasks, kept = [], []

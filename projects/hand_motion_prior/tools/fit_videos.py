@@ -23,6 +23,7 @@ sys.path.insert(0, REPO)
 
 
 def main(argv=None):
+    from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='HMP config')
     parser.add_argument('checkpoint', nargs='?', default=None,
@@ -30,13 +31,14 @@ def main(argv=None):
     parser.add_argument('--preds', required=True,
                         help='.npz from predict_videos.py')
     parser.add_argument('--out', help='results .json')
-    parser.add_argument('--cfg-options', nargs='+', default=None,
-                        help='key=value overrides of the config')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='key=value overrides of the config, e.g. '
+                        'fitter.stage2.weights.mp=100')
     args = parser.parse_args(argv)
     import json
 
     import numpy as np
-    from mmengine.config import Config, DictAction  # noqa: F401
+    from mmengine.config import Config
 
     from mmblurhand.registry import TASK_UTILS
     from mmblurhand.utils import register_all_modules
@@ -45,11 +47,7 @@ def main(argv=None):
         evaluate_methods, format_table, recompute_confidence)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
-        opts = {}
-        for item in args.cfg_options:
-            key, value = item.split('=', 1)
-            opts[key] = eval(value, {}, {})  # numbers / tuples only
-        cfg.merge_from_dict(opts)
+        cfg.merge_from_dict(args.cfg_options)
     if not osp.isfile(args.preds):
         raise SystemExit(f'"{args.preds}" does not exist; run '
                          'predict_videos.py first.')

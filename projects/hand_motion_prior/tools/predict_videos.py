@@ -3,12 +3,14 @@
 
 With an mmblurhand model (the final evaluation)::
 
+    RUN=work_dirs/demo/mh-sel_e2-1_eb85ae9d
+    CFG=mh-sel_r18_1xb16-10e_blurhand-synthetic-128x128.py
     python projects/hand_motion_prior/tools/predict_videos.py \\
-        --videos data/hand_motion_prior_videos_64 --split test \\
-        --model-config configs/studies/blurhandnet_r18s_study-synthetic-64x64.py \\
-        --checkpoint work_dirs/studies/<run>/epoch_3.pth \\
-        --hmp-config projects/hand_motion_prior/configs/hmp_vae_synthetic-30fps-49f.py \\
-        --out work_dirs/hand_motion_prior/preds_r18s.npz
+        --videos data/hand_motion_prior_videos --split test \\
+        --model-config $RUN/$CFG \\
+        --checkpoint $RUN/epoch_1.pth \\
+        --hmp-config projects/hand_motion_prior/configs/<hmp config>.py \\
+        --out work_dirs/hand_motion_prior/preds.npz
 
 The per-joint confidence comes from the HMP config's ``confidence``
 (N augmented views per frame); ``--num-views 0`` skips it (all ones).

@@ -30,7 +30,7 @@ import time
 from types import SimpleNamespace
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 CACHE_KEYS = ('joint_feats', 'joints', 'global_feat')
 
@@ -46,6 +46,12 @@ def parse_args():
     parser.add_argument('--weight-decay', type=float, default=1e-4)
     parser.add_argument('--max-norm', type=float, default=5.0)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. '
+        'model.head.num_train_samples=4')
     return parser.parse_args()
 
 
@@ -116,6 +122,8 @@ def main():
     import projects.mhentropy.mhentropy  # noqa: F401
 
     cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
     frozen = set(cfg.model.get('frozen_modules', ()))
     if not {'backbone', 'neck'} <= frozen:
         raise ValueError('train_cached: cached features need a frozen '
@@ -188,6 +196,10 @@ def main():
             step += 1
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.) + float(v.detach())
+            if step % 20 == 0:
+                print(f'train_cached: iter {step}/{total} loss '
+                      f'{float(loss):.4f} ({time.time() - start:.0f} s)',
+                      flush=True)
             sums['grad_norm'] = sums.get('grad_norm', 0.) + float(grad_norm)
         means = {k: v / steps_per_epoch for k, v in sums.items()}
         means.update(epoch=epoch + 1, seconds=round(time.time() - start, 1))
@@ -203,7 +215,9 @@ def main():
                 config=osp.abspath(args.config),
                 generator=gen_path,
                 generator_digest=gen_digest,
-                args=vars(args))), out)
+                args={k: v for k, v in vars(args).items()
+                      if k != 'cfg_options'},
+                cfg_options=dict(args.cfg_options or {}))), out)
     with open(osp.join(args.work_dir, 'train_log.json'), 'w') as f:
         json.dump(log, f, indent=1)
     print(f'train_cached: {total} iterations -> {out}')
