@@ -6,11 +6,19 @@ The flags mirror MMPose's ``tools/test.py``; see ``docs/train_test.md``.
 import argparse
 import os
 import os.path as osp
+import sys
 
-import mmengine
-from mmengine.config import Config, DictAction
-from mmengine.dist import is_main_process
-from mmengine.runner import Runner
+# The projects (projects/<name>/) are imported by their configs'
+# ``custom_imports`` as ``projects.<name>.<package>``: run from anywhere
+# without PYTHONPATH.
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO_ROOT not in sys.path:
+    sys.path.insert(0, REPO_ROOT)
+
+import mmengine  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.dist import is_main_process  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
 
 
 def parse_args():

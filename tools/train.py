@@ -6,9 +6,17 @@ The flags mirror MMPose's ``tools/train.py``; see ``docs/train_test.md``.
 import argparse
 import os
 import os.path as osp
+import sys
 
-from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
+# The projects (projects/<name>/) are imported by their configs'
+# ``custom_imports`` as ``projects.<name>.<package>``: run from anywhere
+# without PYTHONPATH.
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO_ROOT not in sys.path:
+    sys.path.insert(0, REPO_ROOT)
+
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
 
 
 def parse_args():

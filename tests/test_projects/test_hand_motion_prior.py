@@ -103,6 +103,27 @@ def test_synthesize_video_clip(tmp_path):
         load_video_clip(str(tmp_path / 'missing'))
 
 
+def test_converter_video_option(tmp_path, capsys):
+    import importlib.util
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    spec = importlib.util.spec_from_file_location(
+        'synthesize_blurhand_cli',
+        osp.join(repo, 'tools/dataset_converters/synthesize_blurhand.py'))
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    argv = [
+        '--video', '--out',
+        str(tmp_path / 'v'), '--num-train', '1', '--num-test', '0',
+        '--num-frames', '2', '--img-size', '32', '--workers', '1', '--quiet'
+    ]
+    summary = cli.main(argv)
+    assert summary['splits']['train']['frames'] == 2
+    assert osp.isfile(tmp_path / 'v' / 'train' / 'clip_00000' /
+                      'frame_0001.png')
+    with pytest.raises(SystemExit, match='cannot overlap'):
+        cli.main(argv + ['--frame-stride', '1'])
+
+
 # ----------------------------------------------------------------------------
 # motion VAE
 def test_vae_shapes_and_losses():

@@ -299,7 +299,7 @@ def blur_table(results: dict, rows, test_set: str) -> list:
     images = 'blurry' if test_set == 'blur' else 'sharp'
     lines = [
         '', f'MPJPE middle (mm) on the {images} test images by the blur rate '
-        'of their sample (images per bin in brackets):', '',
+        'of their sample (hands per bin in brackets):', '',
         '| model | train set | ' +
         ' | '.join(f'{b} ({int(counts.get("num_samples/blur_" + b, 0))})'
                    for b in order) + ' |', '|---|---|' + '---|' * len(order)

@@ -2,7 +2,7 @@
 # the K = 16 multi-hypothesis study model (64x64 crops, CCR selector).
 #
 #   python projects/hand_from_blur/tools/evaluate_refinement.py \
-#       projects/hand_from_blur/configs/hfb_mh-sel-ccr_r18s_k16_synthetic-64x64.py
+#       projects/hand_from_blur/configs/<this file>
 #
 # Data: the synthetic generator's settings of the model's training data
 # (128 px images) plus the background and the blurred alpha:

@@ -18,11 +18,15 @@ outline (pixels), ``s = +1`` inside and ``-1`` outside. Two aggregations:
 Evaluating every pixel against every face is too slow and too large on a CPU
 (``/work/shared/reference/ecosystem.md`` §4 measured 17 GB at 128 px), so a
 face only touches the pixels of its bounding box grown by the distance at
-which ``D`` falls below ``eps``. Faces are bucketed by window size (powers of
-two), so one large face does not make every face's window large; each bucket
-is one batched computation scattered into the image (``scatter_reduce``
-max, or ``index_add`` of ``log(1 - D)``). No Python loop runs over faces, vertices or
+which ``D`` falls below ``eps``. Faces are bucketed by window size (x and y
+separately, about x1.25 steps), so one large face does not make every
+face's window large; each bucket is one batched computation added into the
+image with ``index_add`` (``log(1 - D)``) and, for ``'union'``, a
+``scatter_reduce`` maximum. No Python loop runs over faces, vertices or
 images; the loop runs over the (few) window-size buckets only.
+
+The silhouette is what the refinement needs; there is no shaded
+(z-buffered) rendering: :mod:`.image_formation` uses one colour per image.
 
 Conventions: pixel ``(x, y)`` has its centre at integer coordinates
 ``x = 0 .. W-1`` (as ``cv2.warpAffine`` and the synthetic generator's

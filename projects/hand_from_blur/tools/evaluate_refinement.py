@@ -4,8 +4,9 @@ data (MPJPE and silhouette IoU per blur-rate bin, Human from Blur Table 1).
 
 Example (from the repository root)::
 
+    CFG=hfb_mh-sel-ccr_r18s_k16_synthetic-64x64.py
     python projects/hand_from_blur/tools/evaluate_refinement.py \\
-        projects/hand_from_blur/configs/hfb_mh-sel-ccr_r18s_k16_synthetic-64x64.py \\
+        projects/hand_from_blur/configs/$CFG \\
         --out-dir work_dirs/hand_from_blur/k16_64
 
 The data root must hold backgrounds and alpha mattes

@@ -386,7 +386,8 @@ class FlowHypothesisHead(BaseHead):
         x, ladj = dist.transform.inv.call_and_ladj(noise)
         return x, dist.base.log_prob(noise) - ladj
 
-    def hypotheses(self, feats: UnfolderOutput, x: Tensor) -> Dict[str, Tensor]:
+    def hypotheses(self, feats: UnfolderOutput,
+                   x: Tensor) -> Dict[str, Tensor]:
         """MANO meshes of flow samples.
 
         Args:
