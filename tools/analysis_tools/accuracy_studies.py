@@ -80,6 +80,7 @@ def children_cpu_s() -> float:
 
 def run_command(cmd, log_file) -> dict:
     """Run ``cmd`` (list) with output to ``log_file``; wall and CPU time."""
+    os.makedirs(osp.dirname(osp.abspath(log_file)), exist_ok=True)
     cpu0, wall0 = children_cpu_s(), time.time()
     with open(log_file, 'w') as log:
         proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -124,7 +125,7 @@ def run_step(args, name, stem, train, source) -> None:
         ]
         print(f'[{name}] training: {shlex.join(cmd)}', flush=True)
         timing['train'] = run_command(cmd, paths['train_log'])
-        timing['commands'].append(shlex.join(cmd))
+        timing['commands'].append(shlex.join(['python'] + cmd[1:]))
         ckpt = last_checkpoint(paths['run_dir'])
     else:
         src_stem = dict((s[0], s[1]) for s in STEPS)[source]
@@ -135,7 +136,7 @@ def run_step(args, name, stem, train, source) -> None:
     ]
     print(f'[{name}] testing: {shlex.join(cmd)}', flush=True)
     timing['test'] = run_command(cmd, paths['test_log'])
-    timing['commands'].append(shlex.join(cmd))
+    timing['commands'].append(shlex.join(['python'] + cmd[1:]))
     with open(paths['timing'], 'w') as f:
         json.dump(timing, f, indent=2)
 

@@ -28,11 +28,13 @@ import argparse
 import json
 import os
 import os.path as osp
-import resource
 import shlex
 import subprocess
 import sys
-import time
+
+# the shared runner of the accuracy studies (same folder)
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from accuracy_studies import run_command  # noqa: E402
 
 CONFIG_DIR = 'configs/studies/domain_gap'
 DATA_ROOT = 'data/domain_gap_synthetic/'
@@ -91,26 +93,9 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def _children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _display(cmd) -> str:
     """The command as documented (``python`` for the interpreter)."""
     return shlex.join(['python'] + list(cmd[1:]))
-
-
-def run_command(cmd, log_file) -> dict:
-    """Run ``cmd`` with its output in ``log_file``; wall and CPU seconds."""
-    os.makedirs(osp.dirname(log_file), exist_ok=True)
-    cpu0, wall0 = _children_cpu_s(), time.time()
-    with open(log_file, 'w') as log:
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
-        raise RuntimeError(f'command failed ({proc.returncode}), see '
-                           f'{log_file}:\n  {shlex.join(cmd)}')
-    return dict(wall_s=time.time() - wall0, cpu_s=_children_cpu_s() - cpu0)
 
 
 def final_checkpoint(run_dir: str):
