@@ -107,7 +107,8 @@ def main():
 
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
-    from mmblurhand.engine.distributed import init_cpu_distributed
+    from mmblurhand.engine.distributed import (finish_distributed,
+                                               init_cpu_distributed)
     init_cpu_distributed(cfg)
 
     if 'runner_type' not in cfg:
@@ -120,6 +121,7 @@ def main():
         mmengine.mkdir_or_exist(osp.dirname(osp.abspath(args.out)))
         mmengine.dump(metrics, args.out, indent=2)
         print(f'metrics written to {args.out}')
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -133,7 +133,8 @@ def main():
 
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
-    from mmblurhand.engine.distributed import init_cpu_distributed
+    from mmblurhand.engine.distributed import (finish_distributed,
+                                               init_cpu_distributed)
     init_cpu_distributed(cfg)
 
     if 'runner_type' not in cfg:
@@ -142,6 +143,7 @@ def main():
         from mmblurhand.registry import RUNNERS
         runner = RUNNERS.build(cfg)
     runner.train()
+    finish_distributed()
 
 
 if __name__ == '__main__':

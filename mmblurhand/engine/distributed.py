@@ -102,3 +102,18 @@ class CPUCompatibleDistributedDataParallel(MMDistributedDataParallel):
             device_ids = None
             kwargs.pop('output_device', None)
         super().__init__(module=module, device_ids=device_ids, **kwargs)
+
+
+def finish_distributed() -> None:
+    """End a distributed run cleanly: wait for every rank, then destroy the
+    process group.
+
+    Without it, a gloo process still holding its communication threads at
+    interpreter exit may abort (``terminate called without an active
+    exception``, SIGABRT) after the work is done, failing ``torchrun`` at
+    random. Does nothing outside a distributed run.
+    """
+    import torch.distributed as torch_dist
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
