@@ -18,7 +18,7 @@ from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
 from torch import Tensor, nn
 
 from mmblurhand.models.heads.blurhand_head import TARGET_KEYS, BlurHandHead
-from mmblurhand.models.losses.best_of_k import hypothesis_errors
+from mmblurhand.models.heads.mh_head import MultiHypothesisHead
 from mmblurhand.models.necks.unfolder import UnfolderOutput
 from mmblurhand.models.utils.rotations import (axis_angle_to_matrix,
                                                matrix_to_axis_angle,
@@ -532,7 +532,8 @@ class FlowHypothesisHead(BaseHead):
                 context, self.num_train_samples, include_mode=False)
             hyps = self.hypotheses(feats, x)
             losses.update(self._kl_losses(hyps, log_q, gt))
-            losses.update(self._log_errors(hyps['joints_cam'], gt))
+            losses.update(
+                MultiHypothesisHead._log_errors(hyps['joints_cam'], gt))
             losses['entropy'] = (-log_q.detach() / dims).mean()
         return losses
 
@@ -596,18 +597,6 @@ class FlowHypothesisHead(BaseHead):
             proj = matrix_to_rot6d(rot6d_to_matrix(raw))
             losses['loss_orth'] = w['orth'] * ((raw - proj)**2).sum(-1).mean()
         return losses
-
-    @staticmethod
-    @torch.no_grad()
-    def _log_errors(joints: Tensor, gt: Dict[str, Tensor]) -> dict:
-        """Best-of-K and mean MPJPE (mm) of the training samples."""
-        errors, valid = hypothesis_errors(joints.detach(), gt['joints_cam'],
-                                          gt['joints_cam_valid'])
-        weights = valid.to(errors.dtype)
-        count = weights.sum().clamp(min=1.0)
-        oracle = (errors.min(dim=1).values * weights).sum() / count
-        mean = (errors.mean(dim=1) * weights).sum() / count
-        return dict(mpjpe_oracle=oracle * 1000., mpjpe_mean=mean * 1000.)
 
     def extra_repr(self) -> str:
         return (f'num_hypotheses={self.num_hypotheses}, pose_repr='
