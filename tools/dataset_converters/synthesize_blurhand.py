@@ -125,10 +125,24 @@ def main(argv=None):
         backend=args.backend,
         interacting_prob=args.interacting_prob)
     if args.video:
-        from mmblurhand.datasets.synthesis.video import video_main
-        return video_main(args, cfg, workers)
+        from mmblurhand.datasets.synthesis.video import (
+            VideoSynthesisConfig, format_video_summary,
+            synthesize_blurhand_videos)
+        try:
+            cfg = VideoSynthesisConfig(
+                image=cfg,
+                num_frames=args.num_frames,
+                frame_stride=args.frame_stride)
+        except ValueError as err:
+            raise SystemExit(str(err))
+        synthesize, report, what = (synthesize_blurhand_videos,
+                                    format_video_summary,
+                                    'these synthetic videos')
+    else:
+        synthesize, report, what = (synthesize_blurhand, format_summary,
+                                    'this synthetic BlurHand dataset')
     try:
-        summary = synthesize_blurhand(
+        summary = synthesize(
             args.out,
             args.num_train,
             args.num_test,
@@ -140,12 +154,11 @@ def main(argv=None):
     except FileExistsError as err:
         raise SystemExit(str(err))
     if summary.get('skipped'):
-        print(f'"{args.out}" already holds this synthetic BlurHand dataset '
-              '(same options and seed); nothing to do.')
+        print(f'"{args.out}" already holds {what} (same options and seed); '
+              'nothing to do.')
         return summary
-    print(format_summary(summary))
+    print(report(summary))
     return summary
-
 
 if __name__ == '__main__':
     main()

@@ -198,6 +198,47 @@ def _in_view(joints_cam: np.ndarray, camera: dict,
         uv[..., 1] >= 0) & (uv[..., 1] <= h - 1)
 
 
+
+def render_sub_frames(vertices: np.ndarray, faces: np.ndarray,
+                      colours: np.ndarray, camera: dict, lighting: dict,
+                      size: int, backend: str) -> tuple:
+    """Render the sub-frames of one sample with its camera and lighting.
+
+    Args:
+        vertices (np.ndarray): ``(N, V, 3)`` camera-frame vertices (m), one
+            mesh per sub-frame.
+        faces (np.ndarray): ``(F, 3)`` triangles.
+        colours (np.ndarray): Per-vertex RGB colours.
+        camera (dict): ``focal`` and ``princpt`` (pixels).
+        lighting (dict): ``light_dir``, ``ambient``, ``diffuse``,
+            ``specular``.
+        size (int | tuple): Image size in pixels (as the renderer takes
+            it).
+        backend (str): Renderer (``'auto'``, ``'moderngl'``,
+            ``'pyrender'`` or ``'opencv'``).
+
+    Returns:
+        tuple: ``premultiplied`` ``(N, H, W, 3)`` colours and ``alpha``
+        ``(N, H, W)`` coverage.
+    """
+    # imported here: the renderers pull in GL only when rendering
+    from mmblurhand.visualization.renderers import render_mesh_sequence
+    premultiplied, alpha, _ = render_mesh_sequence(
+        vertices,
+        faces,
+        camera['focal'],
+        camera['princpt'],
+        size,
+        color=colours,
+        light_dir=lighting['light_dir'],
+        ambient=lighting['ambient'],
+        diffuse=lighting['diffuse'],
+        specular=lighting['specular'],
+        backend=backend,
+        return_depth=False,
+        premultiplied=True)
+    return premultiplied, alpha
+
 def synthesize_sample(split: str, index: int, seed: int,
                       cfg: SynthesisConfig, out_dir: str) -> dict:
     """Make one blurry sample, write its image(s), return its annotations.
@@ -215,8 +256,7 @@ def synthesize_sample(split: str, index: int, seed: int,
     """
     from mmblurhand.models.mano import INTERHAND21_JOINT_NAMES
     from mmblurhand.models.mano import convert_joint_order
-    from mmblurhand.visualization.renderers import (concatenate_meshes,
-                                                    render_mesh_sequence)
+    from mmblurhand.visualization.renderers import concatenate_meshes
     rng = sample_rng(seed, split, index)
     size = (cfg.image_size, cfg.image_size)
     hand_type, sides = _hand_types(rng, cfg)
@@ -274,20 +314,9 @@ def synthesize_sample(split: str, index: int, seed: int,
     merged_verts, merged_faces, merged_colours = concatenate_meshes(
         [h['vertices'] @ camera['rot'].T + camera['trans'] for h in hands],
         faces, colours)
-    premultiplied, alpha, _ = render_mesh_sequence(
-        merged_verts,
-        merged_faces,
-        camera['focal'],
-        camera['princpt'],
-        size,
-        color=merged_colours,
-        light_dir=lighting['light_dir'],
-        ambient=lighting['ambient'],
-        diffuse=lighting['diffuse'],
-        specular=lighting['specular'],
-        backend=cfg.backend,
-        return_depth=False,
-        premultiplied=True)
+    premultiplied, alpha = render_sub_frames(merged_verts, merged_faces,
+                                             merged_colours, camera,
+                                             lighting, size, cfg.backend)
     background = random_background(rng, size)
     noise_std = rng.uniform(0.002, 0.01)
     blurry = quantise(

@@ -85,7 +85,7 @@ from .backgrounds import random_background
 from .blur import average_blur, blur_rate, composite_frame, quantise
 from .generator import (SynthesisConfig, _in_view, _pose_hand, _worker_context,
                         _worker_init, _write_png, hand_model,
-                        hand_model_digest)
+                        hand_model_digest, render_sub_frames)
 from .motion import (HandArticulation, random_rotation, sample_articulation,
                      sample_speeds)
 from .scene import (sample_camera, sample_lighting, sample_skin_colour,
@@ -323,7 +323,6 @@ def synthesize_clip(split: str, index: int, seed: int,
         dict: The clip's ``clips.json`` entry.
     """
     from mmblurhand.datasets.transforms.hand_geometry import tight_hand_bbox
-    from mmblurhand.visualization.renderers import render_mesh_sequence
     icfg = cfg.image
     rng = video_rng(seed, split, index)
     size = (icfg.image_size, icfg.image_size)
@@ -354,20 +353,9 @@ def synthesize_clip(split: str, index: int, seed: int,
             break
 
     colours = vertex_colour_variation(rng, rest, skin)
-    premultiplied, alpha, _ = render_mesh_sequence(
-        verts_cam,
-        layer.faces,
-        camera['focal'],
-        camera['princpt'],
-        size,
-        color=colours,
-        light_dir=lighting['light_dir'],
-        ambient=lighting['ambient'],
-        diffuse=lighting['diffuse'],
-        specular=lighting['specular'],
-        backend=icfg.backend,
-        return_depth=False,
-        premultiplied=True)
+    premultiplied, alpha = render_sub_frames(verts_cam, layer.faces,
+                                             colours, camera, lighting, size,
+                                             icfg.backend)
     background = random_background(rng, size)
     noise_std = rng.uniform(0.002, 0.01)
     clip_name = f'clip_{index:05d}'
@@ -629,43 +617,3 @@ def sample_motion_corpus(num_sequences: int,
     result = {k: np.stack(v).astype(np.float32) for k, v in out.items()}
     result['fps'] = np.array(cfg.image.fps)
     return result
-
-
-def video_main(args, image_cfg: SynthesisConfig, workers: int) -> dict:
-    """``synthesize_blurhand.py --video``: make blurry videos.
-
-    Args:
-        args (argparse.Namespace): The converter's arguments (``out``,
-            ``num_train``, ``num_test``, ``seed``, ``num_frames``,
-            ``frame_stride``, ``overwrite``, ``quiet``).
-        image_cfg (SynthesisConfig): Per-frame options.
-        workers (int): Worker processes.
-
-    Returns:
-        dict: The summary.
-    """
-    try:
-        cfg = VideoSynthesisConfig(
-            image=image_cfg,
-            num_frames=args.num_frames,
-            frame_stride=args.frame_stride)
-    except ValueError as err:
-        raise SystemExit(str(err))
-    try:
-        summary = synthesize_blurhand_videos(
-            args.out,
-            args.num_train,
-            args.num_test,
-            seed=args.seed,
-            workers=workers,
-            cfg=cfg,
-            overwrite=args.overwrite,
-            progress=not args.quiet)
-    except FileExistsError as err:
-        raise SystemExit(str(err))
-    if summary.get('skipped'):
-        print(f'"{args.out}" already holds these synthetic videos (same '
-              'options and seed); nothing to do.')
-        return summary
-    print(format_video_summary(summary))
-    return summary
