@@ -13,7 +13,8 @@ generator) it reports, in the network's crop frame:
   the GT 2D joints (normalised crop units) to the GT 3D joints (m) per hand,
   ``u = a x + b``: ``t_z = f_x / W / a`` (mean / min / max);
 - ``extent_ratio``: the 2D extent (diagonal of the joints' box) of the
-  projected prediction over that of the GT 2D joints;
+  projected prediction over that of the GT 2D joints (multi-hypothesis
+  generator only, the mean over hypotheses);
 - ``unfolder_2d_error``: the mean distance (crop units) of the Unfolder's
   2D joints to the GT, next to ``constant_2d_error``, that of always
   predicting the mean GT position.
@@ -103,10 +104,12 @@ def main(argv=None):
         if isinstance(preds, dict):  # multi-hypothesis: (B, K, T, ...)
             cam_t, joints_2d = preds['cam_t'], preds['joints_2d']
             unfolder = preds['unfolder_joints']
-        else:
-            raise SystemExit('projection_diagnostics: the head of '
-                             f'{type(model).__name__} returns no tensor '
-                             'dict; use the multi-hypothesis generator.')
+        else:  # BlurHandNet: the packed predictions (no crop projections)
+            samples = model.predict(data['inputs'], data['data_samples'])
+            cam_t = torch.as_tensor(
+                np.stack([s.pred_instances.cam_t[0] for s in samples]))
+            joints_2d = None
+            unfolder = feats.joints[..., :2]
     gt = BlurHandHead.gather_targets(data['data_samples'], device='cpu')
     gt_2d = gt['joints_2d'][..., :2]
     valid = gt['joints_2d_valid'] > 0
@@ -122,10 +125,13 @@ def main(argv=None):
         span = big.nan_to_num(-1e9).amax(-2) - big.nan_to_num(1e9).amin(-2)
         return span.norm(dim=-1)
 
-    pred_extent = extent(joints_2d[:, :, mid],
-                         valid[:, None, mid].expand(-1, joints_2d.shape[1],
-                                                    -1)).mean(1)
-    gt_extent = extent(gt_2d[:, mid], valid[:, mid])
+    extent_ratio = None
+    if joints_2d is not None:
+        pred_extent = extent(
+            joints_2d[:, :, mid],
+            valid[:, None, mid].expand(-1, joints_2d.shape[1], -1)).mean(1)
+        gt_extent = extent(gt_2d[:, mid], valid[:, mid])
+        extent_ratio = float((pred_extent / gt_extent).mean())
     w = valid.float()
     unfolder_err = ((unfolder - gt_2d).norm(dim=-1) * w).sum() / w.sum()
     mean_pos = (gt_2d * w[..., None]).sum((0, 1, 2)) / w.sum()
@@ -137,7 +143,7 @@ def main(argv=None):
         depth_pred=_stats(cam_t[..., 2]),
         depth_upper_bound=float(camera.max_depth),
         depth_target=_stats(depth_target[~depth_target.isnan()]),
-        extent_ratio=float((pred_extent / gt_extent).mean()),
+        extent_ratio=extent_ratio,
         unfolder_2d_error=float(unfolder_err),
         constant_2d_error=float(constant_err))
     print(json.dumps(report, indent=1))
