@@ -1,6 +1,8 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Benchmark helpers and tools on tiny configs (no timing thresholds)."""
 import json
+import mmap
+import time
 
 import numpy as np
 import pytest
@@ -41,14 +43,55 @@ def test_time_function_counts_calls():
         time_function(lambda: None, num_iters=0)
 
 
+def _touch_fresh_pages(size):
+    """Map ``size`` bytes of new anonymous memory, write them, hold 50 ms."""
+    block = mmap.mmap(-1, size)
+    chunk = b'\x01' * 2**20
+    for _ in range(size // len(chunk)):
+        block.write(chunk)
+    time.sleep(0.05)
+    block.close()
+
+
 def test_peak_memory_sees_a_temporary_allocation():
+    size = 256 * 2**20
     with measure_peak_memory('cpu') as mem:
-        block = torch.ones(64, 2**20)  # 256 MiB, touched
-        del block
+        # fresh anonymous pages: an allocator's cache of freed, still
+        # resident memory (which torch.ones may reuse) cannot hide them;
+        # held 50 ms, long enough for the sampling fallback too
+        _touch_fresh_pages(size)
     assert mem.method in ('VmHWM', 'sampled')
-    # the kernel's high-water mark sees all of it; sampling may miss some
-    assert mem.delta_mb > (200 if mem.method == 'VmHWM' else 0)
+    # the kernel's mark sees all of it; a 2 ms sampler sees a 50 ms block
+    assert mem.delta_mb > 200
     assert mem.peak_mb >= mem.baseline_mb
+
+
+def test_peak_memory_distrusts_a_mark_that_never_moves(monkeypatch):
+    """A sandbox may report a VmHWM that ignores the reset and never rises:
+    the sampler beside it still sees the block, and a mark left above the
+    RSS after the reset makes the meter fall back to sampling."""
+    import mmblurhand.utils.benchmark as bench
+    real = bench._read_status_kb
+    frozen = real('VmRSS')
+
+    def stale(field):
+        return frozen if field == 'VmHWM' else real(field)
+
+    monkeypatch.setattr(bench, '_read_status_kb', stale)
+    with measure_peak_memory('cpu') as mem:
+        _touch_fresh_pages(256 * 2**20)
+    assert mem.method == 'VmHWM'
+    assert mem.delta_mb > 100
+
+    high = real('VmRSS') + 100 * 1024  # kB: a stale mark 100 MiB up
+
+    monkeypatch.setattr(
+        bench, '_read_status_kb',
+        lambda field: high if field == 'VmHWM' else real(field))
+    with measure_peak_memory('cpu') as mem:
+        pass
+    assert mem.method == 'sampled'
+    assert mem.delta_mb < 50
 
 
 class _Attention(nn.Module):
