@@ -101,7 +101,12 @@ model = dict(
             type='DiversityLoss',
             alpha=float(num_joints * feat_channels),
             p=1,
-            loss_weight=1.)),
+            loss_weight=1.),
+        # not in the paper: supervises the camera depth with the depth the
+        # targets imply; without it these short CPU runs push t_z to its
+        # bound and draw hands ~2.8x too small (README.md)
+        loss_camera_depth=dict(
+            type='MaskedL1Loss', loss_weight=1., step_dim=None)),
     selector=dict(type='ProjectiveSelector'),
     test_cfg=dict(num_select=4, aggregate=False))
 

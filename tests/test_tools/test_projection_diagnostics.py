@@ -1,14 +1,36 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""The implied-depth fit of tools/analysis_tools/projection_diagnostics.py."""
+"""tools/analysis_tools/projection_diagnostics.py on a tiny dataset, for
+BlurHandNet and the multi-hypothesis generator."""
 import importlib.util
+import json
 import math
 import os.path as osp
 
+import pytest
 import torch
+from mmengine.config import Config
 
-from mmblurhand.models.utils.camera import VirtualCamera
+from mmblurhand.registry import MODELS
+from mmblurhand.utils import register_all_modules
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIGS = {
+    'blurhandnet': 'configs/blurhandnet/'
+    'blurhandnet_r18_1xb16-10e_blurhand-synthetic-128x128.py',
+    'generator': 'configs/mh_blurhandnet/'
+    'mh-gen_r18_1xb16-10e_blurhand-synthetic-128x128.py',
+}
+
+
+@pytest.fixture(scope='module')
+def tiny_root(tmp_path_factory):
+    from mmblurhand.datasets.synthesis import (SynthesisConfig,
+                                               synthesize_blurhand)
+    root = str(tmp_path_factory.mktemp('projection'))
+    synthesize_blurhand(
+        root, 1, 3, seed=7, workers=1, cfg=SynthesisConfig(image_size=96),
+        progress=False)
+    return root
 
 
 def _tool():
@@ -20,21 +42,38 @@ def _tool():
     return module
 
 
-def test_implied_depth_recovers_the_camera_depth():
-    """Joints projected by the virtual camera at depths 6 and 9 m (a flat
-    hand, so perspective is exact) give those depths back; a hand with one
-    valid joint gives NaN."""
-    camera = VirtualCamera(input_size=(128, 128))
-    gen = torch.Generator().manual_seed(0)
-    joints = torch.rand(3, 21, 3, generator=gen) * 0.2 - 0.1
-    joints[..., 2] = 0.0
-    depths = torch.tensor([6.0, 9.0, 7.0])
-    trans = torch.zeros(3, 3)
-    trans[:, 2] = depths
-    joints_2d = camera.project(joints, trans)
-    valid = torch.ones(3, 21, dtype=torch.bool)
-    valid[2, 1:] = False
-    depth = _tool().implied_depth(joints, joints_2d, valid,
-                                  camera.focal[0] / camera.input_size[0])
-    assert torch.allclose(depth[:2], depths[:2], rtol=1e-4)
-    assert math.isnan(float(depth[2]))
+@pytest.mark.parametrize('name', sorted(CONFIGS))
+def test_report_on_an_untrained_model(name, tiny_root, tmp_path):
+    """An untrained model's camera sits at k / 2 (sigmoid(0)); the report
+    has every figure, finite and in range, and the JSON matches it."""
+    register_all_modules()
+    config = osp.join(REPO, CONFIGS[name])
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(config).model)
+    with torch.no_grad():  # a zero camera output: t_z = k / 2 exactly
+        model.head.regressor.camera_head.weight.zero_()
+        model.head.regressor.camera_head.bias.zero_()
+    checkpoint = tmp_path / 'model.pth'
+    torch.save(dict(state_dict=model.state_dict()), checkpoint)
+    out = tmp_path / 'report.json'
+    report = _tool().main([
+        config,
+        str(checkpoint), '--num-samples', '3', '--json',
+        str(out), '--cfg-options',
+        f'test_dataloader.dataset.data_root={tiny_root}/'
+    ])
+    assert json.loads(out.read_text()) == report
+    k = report['depth_upper_bound']
+    assert k == pytest.approx(5000 * 0.4 / 128)
+    for stat in ('mean', 'min', 'max'):
+        assert report['depth_pred'][stat] == pytest.approx(k / 2, rel=1e-5)
+        assert 0 < report['depth_target'][stat] <= k
+    assert report['num_samples'] == 3  # one batch of 3 hands
+    for key in ('extent_ratio', 'unfolder_2d_error', 'constant_2d_error'):
+        assert math.isfinite(report[key]) and report[key] > 0
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path):
+    config = osp.join(REPO, CONFIGS['blurhandnet'])
+    with pytest.raises(SystemExit, match='no file at'):
+        _tool().main([config, str(tmp_path / 'nope.pth')])

@@ -7,11 +7,12 @@ import torch
 from mmengine.structures import InstanceData
 from mmpose.models.heads.base_head import BaseHead
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
-from torch import Tensor
+from torch import Tensor, nn
 
 from mmblurhand.registry import MODELS
 from ..losses.temporal_order_invariant_loss import apply_temporal_order
 from ..necks.unfolder import UnfolderOutput
+from ..utils.camera import VirtualCamera
 
 #: ``gt_instance_labels`` keys the losses read (``docs/data_contract.md``).
 TARGET_KEYS = ('joints_2d', 'joints_2d_valid', 'joints_cam',
@@ -51,7 +52,12 @@ class BlurHandHead(BaseHead):
     - ``loss_mano_joint_cam`` (10): MANO joints vs ``mano_joints_cam``
       (``mano_joints_valid``);
     - ``loss_mano_pose`` (1) / ``loss_mano_shape`` (1): parameters vs
-      ``mano_pose`` / ``mano_shape`` (``mano_valid``).
+      ``mano_pose`` / ``mano_shape`` (``mano_valid``);
+    - ``loss_camera_depth`` (off unless configured; not in the paper): the
+      camera depth ``t_z / k`` vs the depth the targets imply
+      (:meth:`VirtualCamera.depth_from_targets`, also ``/ k``). Without it a
+      weak model shrinks its projections under the L1 projection loss by
+      pushing ``t_z`` to its bound ``k`` (``docs/model_zoo.md``).
 
     ``order_kept`` (the fraction of samples whose predicted order was kept)
     is logged too.
@@ -67,6 +73,9 @@ class BlurHandHead(BaseHead):
         loss_mano_joint_cam (dict): 3D joint loss (MANO-fit joints).
         loss_mano_pose (dict): MANO pose loss.
         loss_mano_shape (dict): MANO shape loss.
+        loss_camera_depth (dict, optional): Camera depth loss, e.g.
+            ``dict(type='MaskedL1Loss', loss_weight=1.)``; ``None`` (the
+            default, as the paper) disables it.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -85,6 +94,7 @@ class BlurHandHead(BaseHead):
                      type='MaskedL1Loss', loss_weight=1.),
                  loss_mano_shape: ConfigType = dict(
                      type='MaskedL1Loss', loss_weight=1.),
+                 loss_camera_depth: OptConfigType = None,
                  init_cfg: OptConfigType = None):
         super().__init__(init_cfg=init_cfg)
         self.ktformer = MODELS.build(ktformer)
@@ -95,6 +105,8 @@ class BlurHandHead(BaseHead):
         self.loss_mano_joint_cam = MODELS.build(loss_mano_joint_cam)
         self.loss_mano_pose = MODELS.build(loss_mano_pose)
         self.loss_mano_shape = MODELS.build(loss_mano_shape)
+        self.loss_camera_depth = None if loss_camera_depth is None else \
+            MODELS.build(loss_camera_depth)
         # Kept for MMPose's BaseHead API; this head decodes nothing.
         self.decoder = None
 
@@ -204,7 +216,33 @@ class BlurHandHead(BaseHead):
             loss_mano_shape=self.loss_mano_shape(
                 ordered('mano_shape'), gt['mano_shape'], gt['mano_valid']),
             order_kept=in_order.float().mean())
+        if self.loss_camera_depth is not None:
+            losses['loss_camera_depth'] = self.camera_depth_loss(
+                self.loss_camera_depth, self.regressor.camera,
+                ordered('cam_t'), gt)
         return losses
+
+    @staticmethod
+    def camera_depth_loss(loss_module: nn.Module, camera: VirtualCamera,
+                          cam_t: Tensor, gt: Dict[str, Tensor]) -> Tensor:
+        """``loss_module`` on the predicted vs the target-implied depth.
+
+        Args:
+            loss_module (nn.Module): A masked loss ``(pred, target,
+                weight)``, e.g. :class:`MaskedL1Loss`.
+            camera (VirtualCamera): The regressor's camera.
+            cam_t (Tensor): ``(B, T, 3)`` predicted translation (m).
+            gt (dict[str, Tensor]): :meth:`gather_targets` output.
+
+        Returns:
+            Tensor: The loss, on depths divided by ``camera.max_depth``.
+        """
+        valid = (gt['joints_2d_valid'] > 0) & (gt['joints_cam_valid'] > 0)
+        depth, usable = camera.depth_from_targets(
+            gt['joints_cam'], gt['joints_2d'][..., :2], valid)
+        scale = 1.0 / camera.max_depth
+        return loss_module(cam_t[..., 2:] * scale, depth[..., None] * scale,
+                           usable)
 
     def predict(self,
                 feats: UnfolderOutput,

@@ -48,7 +48,10 @@ class MultiHypothesisHead(BaseHead):
       hypothesis only, so the others receive no gradient from them;
     - ``loss_mano_shape`` (1): the shared shape (outside the min, eq. 4);
     - ``loss_diversity`` (1): :class:`DiversityLoss` on the refined features
-      with the best hypothesis detached (eq. 6).
+      with the best hypothesis detached (eq. 6);
+    - ``loss_camera_depth`` (off unless configured; not in the paper): the
+      shared camera depth vs the depth the targets imply (see
+      :class:`BlurHandHead`).
 
     ``mpjpe_oracle`` and ``mpjpe_mean`` (mm; annotated joints; best of K per
     image and time step, and the mean over K) are logged, not optimised.
@@ -65,6 +68,9 @@ class MultiHypothesisHead(BaseHead):
         loss_mano_shape (dict): MANO shape loss.
         loss_diversity (dict, optional): Diversity loss; ``None`` disables
             it.
+        loss_camera_depth (dict, optional): Camera depth loss, e.g.
+            ``dict(type='MaskedL1Loss', loss_weight=1., step_dim=None)``;
+            ``None`` (the default, as the paper) disables it.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -88,6 +94,7 @@ class MultiHypothesisHead(BaseHead):
                 type='MaskedL1Loss', loss_weight=1., step_dim=None),
             loss_diversity: OptConfigType = dict(
                 type='DiversityLoss', alpha=10752., p=1, loss_weight=1.),
+            loss_camera_depth: OptConfigType = None,
             init_cfg: OptConfigType = None):
         super().__init__(init_cfg=init_cfg)
         self.transformer = MODELS.build(transformer)
@@ -107,6 +114,9 @@ class MultiHypothesisHead(BaseHead):
         self.loss_diversity = (
             MODELS.build(loss_diversity)
             if loss_diversity is not None else None)
+        self.loss_camera_depth = (
+            MODELS.build(loss_camera_depth)
+            if loss_camera_depth is not None else None)
         # Kept for MMPose's BaseHead API; this head decodes nothing.
         self.decoder = None
 
@@ -211,6 +221,11 @@ class MultiHypothesisHead(BaseHead):
         if self.loss_diversity is not None:
             losses['loss_diversity'] = self.loss_diversity(
                 preds['joint_feats'], indices)
+        if self.loss_camera_depth is not None:
+            # the camera is shared by the K hypotheses: take the first
+            losses['loss_camera_depth'] = BlurHandHead.camera_depth_loss(
+                self.loss_camera_depth, self.regressor.camera,
+                preds['cam_t'][:, 0], gt)
         losses.update(self._log_errors(joints, gt))
         return losses
 

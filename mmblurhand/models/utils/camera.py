@@ -13,9 +13,13 @@ point at the crop centre by default):
 
 With the official values (``f = 5000``, crop 256, ``camera_3d_size = 0.4``)
 ``k = 7.8125`` m.
+
+No dataset annotates ``t_z``; :meth:`VirtualCamera.depth_from_targets`
+derives it from the 3D and 2D joint targets, for an optional depth loss
+(``loss_camera_depth`` of the heads).
 """
 import math
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -81,6 +85,65 @@ class VirtualCamera:
                              f'parameters, got {tuple(cam_params.shape)}.')
         t_z = self.max_depth * torch.sigmoid(cam_params[..., 2:])
         return torch.cat([cam_params[..., :2], t_z], dim=-1)
+
+    def depth_from_targets(self, joints_cam: Tensor, joints_2d: Tensor,
+                           valid: Tensor, min_joints: int = 3
+                           ) -> Tuple[Tensor, Tensor]:
+        """The depth ``t_z`` at which this camera maps 3D joints onto 2D ones.
+
+        A weak-perspective least-squares fit per hand: with ``s = 1 / t_z``,
+        ``u = (f_x / W) s x + b_u`` and ``v = (f_y / H) s y + b_v`` over the
+        valid joints (one shared ``s``, free offsets ``b``), so that
+
+        ``s = (a_x cov(x, u) + a_y cov(y, v)) / (a_x^2 var x + a_y^2 var y)``
+
+        with ``a = f / size``. Exact for joints in a plane parallel to the
+        image; for a hand (a few cm deep, metres away) close to exact. It
+        gives a depth target for the training data, whose real camera this
+        virtual one never sees.
+
+        Args:
+            joints_cam (Tensor): ``(..., J, 3)`` root-relative 3D joints (m).
+            joints_2d (Tensor): ``(..., J, 2)`` 2D joints in normalised crop
+                coordinates (``u / W``, ``v / H``).
+            valid (Tensor): ``(..., J)`` joints present in both.
+            min_joints (int): Fewest valid joints for a fit. Defaults to 3.
+
+        Returns:
+            tuple[Tensor, Tensor]: ``(...,)`` depths (m, clamped to
+            ``(0, max_depth]``) and ``(...,)`` bool: whether each fit is
+            usable (enough joints and a positive slope).
+        """
+        if joints_cam.shape[-1] != 3 or joints_2d.shape[-1] < 2 or \
+                joints_cam.shape[:-1] != joints_2d.shape[:-1] or \
+                valid.shape != joints_cam.shape[:-1]:
+            raise ValueError(
+                'VirtualCamera.depth_from_targets: expected joints_cam '
+                '(..., J, 3), joints_2d (..., J, 2) and valid (..., J), got '
+                f'{tuple(joints_cam.shape)}, {tuple(joints_2d.shape)} and '
+                f'{tuple(valid.shape)}.')
+        w = valid.to(joints_cam.dtype)
+        count = w.sum(-1, keepdim=True)
+        scale = joints_cam.new_tensor([
+            self.focal[0] / self.input_size[0],
+            self.focal[1] / self.input_size[1]
+        ])
+
+        def centred(values: Tensor) -> Tensor:  # (..., J, 2)
+            mean = (values * w[..., None]).sum(-2, keepdim=True) / \
+                count[..., None].clamp(min=1)
+            return (values - mean) * w[..., None]
+
+        xy = centred(joints_cam[..., :2])
+        uv = centred(joints_2d[..., :2])
+        num = (scale * (xy * uv).sum(-2)).sum(-1)
+        den = (scale**2 * (xy * xy).sum(-2)).sum(-1)
+        usable = (count[..., 0] >= min_joints) & (num > 0) & (den > 0)
+        # the projection adds eps to the depth; undo it for an exact inverse
+        depth = den / torch.where(usable, num, torch.ones_like(num)) - self.eps
+        depth = torch.where(usable, depth, torch.full_like(depth,
+                                                           self.max_depth))
+        return depth.clamp(min=self.eps, max=self.max_depth), usable
 
     def project(self,
                 points: Tensor,

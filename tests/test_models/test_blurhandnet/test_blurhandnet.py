@@ -8,6 +8,8 @@ import torch
 
 from mmblurhand.datasets.transforms.hand_geometry import crop_to_image_points
 from mmblurhand.models.heads import BlurHandHead
+from mmblurhand.models.losses.temporal_order_invariant_loss import \
+    apply_temporal_order
 from mmblurhand.models.necks import UnfolderOutput
 from mmblurhand.registry import MODELS
 from mmblurhand.testing import get_packed_inputs
@@ -113,6 +115,64 @@ def test_loss_mode_and_gradients_reach_every_parameter_group(model):
     # the MANO layer holds data, not trainable parameters
     assert not any(
         p.requires_grad for p in model.head.regressor.mano.parameters())
+
+
+def test_camera_depth_loss_pulls_the_depth_to_the_targets():
+    """With ``loss_camera_depth`` set, the loss is |t_z - d| / k for the
+    target-implied depth d, zero when the camera sits at d, and its
+    gradient moves the camera head's depth output towards d."""
+    register_all_modules()
+    cfg = copy.deepcopy(TINY_MODEL)
+    cfg['head']['loss_camera_depth'] = dict(
+        type='MaskedL1Loss', loss_weight=1.)
+    torch.manual_seed(0)
+    net = MODELS.build(cfg)
+    net.train()
+    data = _batch(net, True)
+    feats = net.extract_feat(data['inputs'])
+    head = net.head
+    losses = head.loss(feats, data['data_samples'])
+    assert 'loss_camera_depth' in losses
+    gt = BlurHandHead.gather_targets(data['data_samples'])
+    camera = head.regressor.camera
+    valid = (gt['joints_2d_valid'] > 0) & (gt['joints_cam_valid'] > 0)
+    target, usable = camera.depth_from_targets(
+        gt['joints_cam'], gt['joints_2d'][..., :2], valid)
+    # random test joints: some 2D/3D pairs do not fit (negative slope)
+    assert usable.any() and not usable.all()
+    k = camera.max_depth
+    preds = head.forward(feats)
+    # the end-frame order the Unfolder chose applies to the camera too
+    _, in_order = head.loss_joint_img(
+        preds['unfolder_joints'], gt['joints_2d'], gt['joints_2d_valid'],
+        return_order=True)
+    t_z = apply_temporal_order(preds['cam_t'], in_order)[..., 2]
+    # MaskedL1Loss sums one mean (over usable hands) per time step
+    w = usable.float()
+    per_step = ((t_z - target).abs() / k * w).sum(0) / w.sum(0).clamp(
+        min=1e-6)
+    expected = per_step.sum()
+    assert float(losses['loss_camera_depth']) == pytest.approx(
+        float(expected), rel=1e-4)
+    at_target = head.camera_depth_loss(
+        head.loss_camera_depth, camera,
+        torch.stack([torch.zeros_like(target)] * 2 + [target], -1), gt)
+    assert float(at_target) == pytest.approx(0.0, abs=1e-6)
+    # the gradient on the raw depth output has the sign of t_z - d
+    net.zero_grad()
+    losses['loss_camera_depth'].backward()
+    # camera_head: one (c0, c1, c2) per time step; c2 is the depth
+    depth_bias_grad = head.regressor.camera_head.bias.grad.view(-1, 3)[:, 2]
+    side = torch.sign(t_z - target) * usable  # (B, T); 0 where unusable
+    nonzero = side != 0
+    # steps whose usable hands all lie on one side of their targets
+    agree = nonzero.any(0) & ((side >= 0).all(0) | (side <= 0).all(0))
+    assert agree.any()
+    expected_sign = torch.sign(side.sum(0))
+    assert torch.equal(torch.sign(depth_bias_grad[agree]),
+                       expected_sign[agree])
+    # a step with no usable hand gets no depth gradient at all
+    assert torch.all(depth_bias_grad[~nonzero.any(0)] == 0)
 
 
 def test_unfolder_driven_ordering_reuses_the_unfolder_choice():

@@ -72,6 +72,38 @@ def test_virtual_camera():
         VirtualCamera(input_size=(0, 256))
 
 
+def test_depth_from_targets_inverts_the_projection():
+    """Flat hands (exact perspective) projected at 5, 9 and 12 m by a
+    non-square camera give those depths back; too few joints, or 2D joints
+    mirrored against the 3D ones (negative slope), are flagged unusable;
+    depths beyond ``k`` are capped at ``k``."""
+    cam = VirtualCamera(input_size=(128, 96))
+    gen = torch.Generator().manual_seed(0)
+    joints = torch.rand(5, 21, 3, generator=gen) * 0.2 - 0.1
+    joints[..., 2] = 0.0
+    trans = torch.tensor([[0.02, -0.01, 5.], [0., 0., 9.], [0.1, 0.05, 12.],
+                          [0., 0., 7.], [0., 0., 40.]])
+    joints_2d = cam.project(joints, trans)
+    valid = torch.ones(5, 21, dtype=torch.bool)
+    valid[3, 2:] = False  # two joints left: no fit
+    mirrored = joints_2d.clone()
+    mirrored[1] = 1.0 - joints_2d[1]
+    depth, usable = cam.depth_from_targets(joints, joints_2d, valid)
+    torch.testing.assert_close(depth[:3], trans[:3, 2], rtol=1e-5, atol=0)
+    assert usable.tolist() == [True, True, True, False, True]
+    assert depth[4] == pytest.approx(cam.max_depth)  # 40 m > k = 18.04 m
+    _, usable = cam.depth_from_targets(joints, mirrored, valid)
+    assert not usable[1]
+    # weak perspective: a real (not flat) hand 8 m away is off by < 1 %
+    deep = torch.rand(1, 21, 3, generator=gen) * 0.2 - 0.1
+    depth, _ = cam.depth_from_targets(
+        deep, cam.project(deep, torch.tensor([[0., 0., 8.]])),
+        torch.ones(1, 21, dtype=torch.bool))
+    assert abs(float(depth[0]) - 8.0) < 0.08
+    with pytest.raises(ValueError, match='joints_cam'):
+        cam.depth_from_targets(joints[..., :2], joints_2d, valid)
+
+
 @pytest.mark.parametrize('heatmap_dims', [3, 2])
 def test_unfolder_shapes(heatmap_dims):
     neck = Unfolder(

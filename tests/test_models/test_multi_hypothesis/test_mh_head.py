@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from mmblurhand.models.heads import BlurHandHead
 from mmblurhand.models.necks.unfolder import UnfolderOutput
 from mmblurhand.registry import MODELS
 from mmblurhand.testing import get_packed_inputs
@@ -13,7 +14,8 @@ B, K, T, J, C, CG = 2, 3, 2, 21, 8, 16
 register_all_modules()
 
 
-def build_head(mode='sequence', diversity_weight=1.0, weight=1.0):
+def build_head(mode='sequence', diversity_weight=1.0, weight=1.0,
+               depth_weight=None):
     torch.manual_seed(0)
 
     def l1(w):
@@ -48,7 +50,9 @@ def build_head(mode='sequence', diversity_weight=1.0, weight=1.0):
             loss_diversity=dict(
                 type='DiversityLoss',
                 alpha=float(J * C),
-                loss_weight=diversity_weight)))
+                loss_weight=diversity_weight),
+            loss_camera_depth=None if depth_weight is None else l1(
+                depth_weight)))
     head.init_weights()
     return head
 
@@ -93,6 +97,32 @@ def test_loss_keys_and_finite():
     } <= set(losses)
     assert all(torch.isfinite(v) for v in losses.values())
     assert losses['mpjpe_oracle'] <= losses['mpjpe_mean']
+
+
+def test_camera_depth_loss_is_off_by_default_and_uses_the_shared_camera():
+    """Off by default (the paper); when set, it is the L1 between the
+    shared camera's t_z / k and the target-implied depth / k, the same
+    for every hypothesis, and it alone trains the camera's depth output."""
+    data_samples = samples()
+    assert 'loss_camera_depth' not in build_head().loss(
+        fake_feats(), data_samples)
+    head = build_head(depth_weight=1.0)
+    preds = head(fake_feats())
+    losses = head.loss_by_feat(preds, data_samples)
+    gt = BlurHandHead.gather_targets(data_samples)
+    camera = head.regressor.camera
+    valid = (gt['joints_2d_valid'] > 0) & (gt['joints_cam_valid'] > 0)
+    target, usable = camera.depth_from_targets(
+        gt['joints_cam'], gt['joints_2d'], valid)
+    w = usable.float()
+    diff = (preds['cam_t'][:, 0, :, 2] - target).abs() / camera.max_depth
+    expected = (diff * w).sum() / w.sum()
+    assert float(losses['loss_camera_depth']) == pytest.approx(
+        float(expected), rel=1e-5)
+    head.zero_grad()
+    losses['loss_camera_depth'].backward()
+    grad = head.regressor.camera_head.bias.grad.view(-1, 3)
+    assert torch.all(grad[:, :2] == 0) and grad[:, 2].abs().sum() > 0
 
 
 def oracle_preds(data_samples, exact):
