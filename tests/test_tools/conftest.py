@@ -161,3 +161,26 @@ def studies_tool():
 @pytest.fixture(scope='session')
 def speed_tool():
     return load_tool('tools/analysis_tools/speed_study.py')
+
+
+@pytest.fixture(scope='session')
+def mean_pose_tool():
+    return load_tool('tools/analysis_tools/mean_pose_baseline.py')
+
+
+@pytest.fixture(scope='session')
+def projection_tool():
+    return load_tool('tools/analysis_tools/projection_diagnostics.py')
+
+
+@pytest.fixture(scope='session')
+def tiny_dataset(tmp_path_factory):
+    """A tiny synthetic BlurHand root at 96 px: 3 train and 3 test images
+    (seed 5), built once per session."""
+    from mmblurhand.datasets.synthesis import (SynthesisConfig,
+                                               synthesize_blurhand)
+    root = str(tmp_path_factory.mktemp('tiny_dataset'))
+    synthesize_blurhand(
+        root, 3, 3, seed=5, workers=1, cfg=SynthesisConfig(image_size=96),
+        progress=False)
+    return root

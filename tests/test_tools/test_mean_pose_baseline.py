@@ -16,27 +16,6 @@ CONFIG = osp.join(
     'blurhandnet_r18_1xb16-10e_blurhand-synthetic-128x128.py')
 
 
-@pytest.fixture(scope='module')
-def tiny_root(tmp_path_factory):
-    from mmblurhand.datasets.synthesis import (SynthesisConfig,
-                                               synthesize_blurhand)
-    root = str(tmp_path_factory.mktemp('mean_pose'))
-    synthesize_blurhand(
-        root, 3, 2, seed=5, workers=1, cfg=SynthesisConfig(image_size=96),
-        progress=False)
-    return root
-
-
-def _tool():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'mean_pose_baseline',
-        osp.join(REPO, 'tools/analysis_tools/mean_pose_baseline.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _dataset(root, split):
     register_all_modules()
     cfg = Config.fromfile(CONFIG)
@@ -46,9 +25,10 @@ def _dataset(root, split):
     return DATASETS.build(dataset)
 
 
-def test_constant_prediction_scores_hand_computed_errors(tiny_root):
-    tool = _tool()
-    dataset = _dataset(tiny_root, 'test')
+def test_constant_prediction_scores_hand_computed_errors(
+        tiny_dataset, mean_pose_tool):
+    tool = mean_pose_tool
+    dataset = _dataset(tiny_dataset, 'test')
     sample = dataset[0]['data_samples']
     joints, valid, flip = tool._joints(sample)
     one = [dataset[0]]  # a one-sample "dataset"
@@ -67,17 +47,18 @@ def test_constant_prediction_scores_hand_computed_errors(tiny_root):
         expected, rel=1e-6)
 
 
-def test_cli_writes_both_modes(tiny_root, tmp_path):
-    tool = _tool()
+def test_cli_writes_both_modes(tiny_dataset, mean_pose_tool, tmp_path):
+    tool = mean_pose_tool
     out = tmp_path / 'baseline.json'
     results = tool.main([
         CONFIG, '--json',
         str(out), '--cfg-options',
-        f'train_dataloader.dataset.data_root={tiny_root}/',
-        f'test_dataloader.dataset.data_root={tiny_root}/'
+        f'train_dataloader.dataset.data_root={tiny_dataset}/',
+        f'test_dataloader.dataset.data_root={tiny_dataset}/'
     ])
     saved = json.loads(out.read_text())
-    assert saved['num_train'] == 3 and saved['num_test'] == 2
+    assert saved['num_train'] == len(_dataset(tiny_dataset, 'train'))
+    assert saved['num_test'] == len(_dataset(tiny_dataset, 'test'))
     assert set(saved['metrics']) == {'per_joint', 'pooled'}
     for mode in ('per_joint', 'pooled'):
         value = saved['metrics'][mode]['MPJPE_middle']
@@ -85,6 +66,6 @@ def test_cli_writes_both_modes(tiny_root, tmp_path):
         assert value == pytest.approx(results[mode]['MPJPE_middle'])
 
 
-def test_missing_config_is_a_clear_error(tmp_path):
+def test_missing_config_is_a_clear_error(mean_pose_tool, tmp_path):
     with pytest.raises(SystemExit, match='no config at'):
-        _tool().main([str(tmp_path / 'nope.py')])
+        mean_pose_tool.main([str(tmp_path / 'nope.py')])

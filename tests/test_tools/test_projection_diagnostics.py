@@ -1,7 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """tools/analysis_tools/projection_diagnostics.py on a tiny dataset, for
 BlurHandNet and the multi-hypothesis generator."""
-import importlib.util
 import json
 import math
 import os.path as osp
@@ -22,28 +21,9 @@ CONFIGS = {
 }
 
 
-@pytest.fixture(scope='module')
-def tiny_root(tmp_path_factory):
-    from mmblurhand.datasets.synthesis import (SynthesisConfig,
-                                               synthesize_blurhand)
-    root = str(tmp_path_factory.mktemp('projection'))
-    synthesize_blurhand(
-        root, 1, 3, seed=7, workers=1, cfg=SynthesisConfig(image_size=96),
-        progress=False)
-    return root
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'projection_diagnostics',
-        osp.join(REPO, 'tools/analysis_tools/projection_diagnostics.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize('name', sorted(CONFIGS))
-def test_report_on_an_untrained_model(name, tiny_root, tmp_path):
+def test_report_on_an_untrained_model(name, tiny_dataset, projection_tool,
+                                     tmp_path):
     """An untrained model's camera sits at k / 2 (sigmoid(0)); the report
     has every figure, finite and in range, and the JSON matches it."""
     register_all_modules()
@@ -56,11 +36,11 @@ def test_report_on_an_untrained_model(name, tiny_root, tmp_path):
     checkpoint = tmp_path / 'model.pth'
     torch.save(dict(state_dict=model.state_dict()), checkpoint)
     out = tmp_path / 'report.json'
-    report = _tool().main([
+    report = projection_tool.main([
         config,
-        str(checkpoint), '--num-samples', '3', '--json',
+        str(checkpoint), '--num-samples', '2', '--json',
         str(out), '--cfg-options',
-        f'test_dataloader.dataset.data_root={tiny_root}/'
+        f'test_dataloader.dataset.data_root={tiny_dataset}/'
     ])
     assert json.loads(out.read_text()) == report
     k = report['depth_upper_bound']
@@ -68,12 +48,12 @@ def test_report_on_an_untrained_model(name, tiny_root, tmp_path):
     for stat in ('mean', 'min', 'max'):
         assert report['depth_pred'][stat] == pytest.approx(k / 2, rel=1e-5)
         assert 0 < report['depth_target'][stat] <= k
-    assert report['num_samples'] == 3  # one batch of 3 hands
+    assert report['num_samples'] == 2  # one batch of 2 hands
     for key in ('extent_ratio', 'unfolder_2d_error', 'constant_2d_error'):
         assert math.isfinite(report[key]) and report[key] > 0
 
 
-def test_missing_checkpoint_is_a_clear_error(tmp_path):
+def test_missing_checkpoint_is_a_clear_error(projection_tool, tmp_path):
     config = osp.join(REPO, CONFIGS['blurhandnet'])
     with pytest.raises(SystemExit, match='no file at'):
-        _tool().main([config, str(tmp_path / 'nope.pth')])
+        projection_tool.main([config, str(tmp_path / 'nope.pth')])
