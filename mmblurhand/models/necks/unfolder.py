@@ -112,6 +112,13 @@ class Unfolder(BaseModule):
             2D heatmaps and ``x, y`` joints. Defaults to 3.
         heatmap_depth (int): Depth bins ``D`` of 3D heatmaps (unused with
             ``heatmap_dims=2``). Defaults to 32.
+        logit_scale (float): Multiplies the heatmap logits before the
+            soft-argmax's softmax. 1 (default) is the official model. With
+            the official N(0, 0.001) init the heatmaps start flat (every
+            joint at the crop centre) and an optimiser step moves a logit
+            by about ``lr x feature``; a larger scale moves it that many
+            times faster, which short runs need (the synthetic configs use
+            10; ``configs/blurhandnet/README.md``).
         init_cfg (dict | list[dict], optional): Initialisation config.
             Defaults to the official N(0, 0.001) for (transposed)
             convolutions and 1/0 for BatchNorm.
@@ -125,6 +132,7 @@ class Unfolder(BaseModule):
                  num_joints: int = 21,
                  heatmap_dims: int = 3,
                  heatmap_depth: int = 32,
+                 logit_scale: float = 1.0,
                  init_cfg=(dict(
                      type='Normal',
                      layer=['Conv2d', 'ConvTranspose2d'],
@@ -133,6 +141,10 @@ class Unfolder(BaseModule):
                                 val=1))):
         super().__init__(
             init_cfg=list(init_cfg) if init_cfg is not None else None)
+        if not logit_scale > 0:
+            raise ValueError('Unfolder: `logit_scale` must be positive, got '
+                             f'{logit_scale}.')
+        self.logit_scale = float(logit_scale)
         num_stages = len(in_channels) - 1
         if num_stages < 1:
             raise ValueError('Unfolder: `in_channels` needs at least two '
@@ -253,6 +265,8 @@ class Unfolder(BaseModule):
         h, w = x.shape[-2:]
         feature_maps = x.view(batch, steps, self.out_channels, h, w)
         logits = self.proj(x)
+        if self.logit_scale != 1.0:
+            logits = logits * self.logit_scale
         if self.heatmap_dims == 3:
             heatmaps = logits.view(batch, steps, self.num_joints,
                                    self.heatmap_depth, h, w)

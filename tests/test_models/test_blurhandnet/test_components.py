@@ -151,6 +151,33 @@ def test_unfolder_decoders_are_independent():
         assert same != changed, step
 
 
+@pytest.mark.parametrize('heatmap_dims', [3, 2])
+def test_unfolder_logit_scale_sharpens_the_same_heatmaps(heatmap_dims):
+    """``logit_scale`` multiplies the logits and nothing else: the same
+    weights give scaled heatmaps, joints = soft-argmax of those, and a
+    larger logit gradient (the point of the knob)."""
+    feats = _backbone_feats()
+    torch.manual_seed(0)
+    plain = Unfolder(**SMALL_UNFOLDER, heatmap_dims=heatmap_dims,
+                     heatmap_depth=4).eval()
+    scaled = Unfolder(**SMALL_UNFOLDER, heatmap_dims=heatmap_dims,
+                      heatmap_depth=4, logit_scale=30.).eval()
+    scaled.load_state_dict(plain.state_dict())
+    a, b = plain(feats), scaled(feats)
+    torch.testing.assert_close(b.heatmaps, 30. * a.heatmaps)
+    torch.testing.assert_close(b.joints,
+                               soft_argmax(30. * a.heatmaps, heatmap_dims))
+    assert not torch.allclose(a.joints, b.joints)
+    grads = []
+    for neck in (plain, scaled):
+        neck.zero_grad()
+        neck(feats).joints.sum().backward()
+        grads.append(neck.proj.bias.grad.abs().sum())
+    assert grads[1] > 5 * grads[0]
+    with pytest.raises(ValueError, match='logit_scale'):
+        Unfolder(**SMALL_UNFOLDER, logit_scale=0.)
+
+
 def test_unfolder_paper_parameter_count_and_errors():
     neck = Unfolder(heatmap_depth=32)
     assert num_params(neck) == 3 * 40_332_448
