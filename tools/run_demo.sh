@@ -16,8 +16,8 @@
 #
 # Everything goes to work_dirs/demo/. Sizes can be changed through the
 # environment, e.g. `DEMO_GEN_EPOCHS=20 make demo` (each setting gets its own
-# cached run). The defaults took 7 min 32 s wall, 7.5 CPU-minutes, on 2
-# cores (measured; see docs/demo.md).
+# cached run). The defaults took 4 min 58 s wall, 6.8 CPU-minutes, on 2
+# idle cores (measured; see docs/demo.md).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -2,7 +2,9 @@
 # data (tools/dataset_converters/synthesize_blurhand.py; see README.md):
 # ResNet-18 at half width (32 base channels) from scratch, 128x128 input,
 # 3D heatmaps 16^3, 64-d joint features, KTFormer 2 blocks x 4 heads of 128
-# dims, Adam 3e-4, batch 16.
+# dims, Adam 3e-4, batch 16. Two settings differ from the paper for these
+# short runs from scratch: heatmap logits x30 (neck.logit_scale) and a
+# camera-depth loss (head.loss_camera_depth); README.md has their ablation.
 # Everything else (losses, weights, ordering, camera) is the paper setting.
 _base_ = [
     '../_base_/default_runtime.py',
@@ -96,7 +98,7 @@ model = dict(
         loss_mano_shape=dict(type='MaskedL1Loss', loss_weight=1.),
         # not in the paper: supervises the camera depth with the depth the
         # targets imply; without it these short CPU runs push t_z to its
-        # bound and draw hands ~2.8x too small (configs/.../README.md)
+        # bound and draw hands ~2.8x too small (README.md)
         loss_camera_depth=dict(type='MaskedL1Loss', loss_weight=1.)))
 
 val_evaluator = dict(type='BlurHandMetric', mode='per_joint')

@@ -19,8 +19,10 @@ generator) it reports, in the network's crop frame:
   2D joints to the GT, next to ``constant_2d_error``, that of always
   predicting the mean GT position.
 
-These are the figures behind the "camera depth saturates" note of
-``configs/mh_blurhandnet/README.md``.
+These are the figures behind the "settings for short runs" sections of
+``configs/blurhandnet/README.md`` and ``configs/mh_blurhandnet/README.md``
+(why the synthetic configs scale the heatmap logits and supervise the
+camera depth).
 """
 import argparse
 import json
