@@ -35,6 +35,9 @@ model = dict(
     neck=dict(heatmap_depth=heatmap_size, logit_scale=1.),
     head=dict(
         ktformer=dict(embed_dims=feat_channels, num_blocks=1, num_heads=2),
+        # coord_scale stays the 128x128 base's 16 (not this heatmap's 8):
+        # it only scales the pose heads' coordinate inputs, and the studies
+        # were measured with it
         regressor=dict(
             in_channels=feat_channels,
             camera_cfg=dict(input_size=input_size)),
