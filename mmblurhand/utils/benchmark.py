@@ -188,8 +188,9 @@ def measure_peak_memory(
 
     On CPU the peak resident set size of the whole process (weights
     included) is read from the kernel's high-water mark after resetting it
-    (``/proc/self/clear_refs``) and, as a cross-check and where no such
-    mark exists, sampled every 2 ms by a thread (the larger peak wins).
+    (``/proc/self/clear_refs``) and sampled by a thread, every 20 ms as a
+    cross-check or every 2 ms where no such mark exists (the larger peak
+    wins).
     On CUDA it is the caching allocator's peak of allocated tensor memory
     on ``device``.
 
@@ -213,9 +214,10 @@ def measure_peak_memory(
     result.baseline_mb = current_rss_mb()
     use_hwm = _reset_peak_rss()
     result.method = 'VmHWM' if use_hwm else 'sampled'
-    # the sampler also runs beside the kernel's mark: it guards against a
-    # mark that a sandbox reports but never raises
-    sampler = _RssSampler()
+    # the sampler also runs beside the kernel's mark, every 20 ms so as not
+    # to disturb timings: it guards against a mark that a sandbox reports
+    # but never raises
+    sampler = _RssSampler(interval=0.02 if use_hwm else 0.002)
     sampler.start()
     try:
         yield result

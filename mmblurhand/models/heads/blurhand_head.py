@@ -57,7 +57,7 @@ class BlurHandHead(BaseHead):
       camera depth ``t_z / k`` vs the depth the targets imply
       (:meth:`VirtualCamera.depth_from_targets`, also ``/ k``). Without it a
       weak model shrinks its projections under the L1 projection loss by
-      pushing ``t_z`` to its bound ``k`` (``docs/model_zoo.md``).
+      pushing ``t_z`` to its bound ``k`` (``configs/blurhandnet/README.md``).
 
     ``order_kept`` (the fraction of samples whose predicted order was kept)
     is logged too.

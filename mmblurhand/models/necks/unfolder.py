@@ -118,7 +118,7 @@ class Unfolder(BaseModule):
             joint at the crop centre) and an optimiser step moves a logit
             by about ``lr x feature``; a larger scale moves it that many
             times faster, which short runs need (the synthetic configs use
-            10; ``configs/blurhandnet/README.md``).
+            30; ``configs/blurhandnet/README.md``).
         init_cfg (dict | list[dict], optional): Initialisation config.
             Defaults to the official N(0, 0.001) for (transposed)
             convolutions and 1/0 for BatchNorm.
