@@ -10,6 +10,9 @@ checkpoint's weights with the model's and, when they differ, raises
 :class:`CheckpointMismatchError` with a short report: which parameters are
 missing, unexpected or of another shape, and which ``model`` settings differ
 between the config stored in the checkpoint and the current one.
+:func:`settings_report` covers the quieter case: the weights fit, but the
+``model`` settings that shape the computation without owning weights (a
+heatmap logit scale, a number of selected hypotheses, a dropout) differ.
 """
 import re
 from dataclasses import dataclass, field
@@ -123,6 +126,52 @@ def config_differences(ckpt_cfg_text: Optional[str],
         if before != after:
             lines.append(f'{key}: {before!r} -> {after!r}')
     return lines
+
+
+#: ``model`` settings that only say where initial weights come from; a
+#: loaded checkpoint replaces them, so their differences are not reported.
+INIT_ONLY_SETTINGS = re.compile(
+    r'(^|\.)(init_cfg|pretrained|[a-z_]*checkpoint)(\.|\[|$)')
+
+
+def settings_report(checkpoint: Mapping,
+                    cfg: Optional[Mapping],
+                    source: str = 'checkpoint',
+                    max_items: int = 16) -> str:
+    """The ``model`` settings a fitting checkpoint was trained with that
+    differ from ``cfg``, or ``''`` (also without a stored config).
+
+    Settings that only choose initial weights (:data:`INIT_ONLY_SETTINGS`)
+    are left out.
+
+    Args:
+        checkpoint (Mapping): The loaded checkpoint.
+        cfg (Mapping, optional): The current config.
+        source (str): The checkpoint's path, for the message.
+        max_items (int): How many differences to list.
+
+    Returns:
+        str: The report.
+    """
+    meta = checkpoint.get('meta') or {}
+    lines = [
+        line for line in config_differences(
+            meta.get('cfg', meta.get('config')), cfg)
+        if not INIT_ONLY_SETTINGS.search(line.split(':', 1)[0])
+    ]
+    if not lines:
+        return ''
+    report = [
+        f'Checkpoint "{source}" fits the model, but was trained with other '
+        'model settings (checkpoint -> this config):'
+    ]
+    report += [f'  {line}' for line in lines[:max_items]]
+    report += _more(lines, max_items)
+    report.append('Results may differ from the training run\'s; use the '
+                  'config it was trained with (stored in the checkpoint, '
+                  "`torch.load(path, weights_only=False)['meta']['cfg']`) "
+                  'unless the change is meant.')
+    return '\n'.join(report)
 
 
 def format_mismatch_report(diff: StateDictDiff,

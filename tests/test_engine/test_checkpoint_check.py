@@ -16,7 +16,8 @@ from torch import nn
 from mmblurhand.engine.checkpoint_check import (CheckpointMismatchError,
                                                 check_checkpoint_matches,
                                                 compare_state_dicts,
-                                                config_differences)
+                                                config_differences,
+                                                settings_report)
 from mmblurhand.utils import register_all_modules
 
 register_all_modules()
@@ -95,6 +96,37 @@ def test_matching_checkpoint_passes(trained):
                                   load_from=ckpt))
     metrics = runner.test()
     assert metrics['num_samples'] == 11
+
+
+def test_same_weights_other_settings_warn_and_run(trained):
+    """A checkpoint whose weights fit but whose ``model`` settings differ
+    (here a dropout, like the Unfolder's logit scale a setting without
+    weights) is evaluated, with a warning that lists the difference."""
+    tmp_path, ckpt = trained
+    runner = Runner.from_cfg(
+        _cfg(tmp_path, 'test8_dropout', hidden=8, load_from=ckpt,
+             model=dict(dropout=0.5)))
+    metrics = runner.test()
+    assert metrics['num_samples'] == 11
+    log = open(MMLogger.get_current_instance().log_file).read()
+    assert 'fits the model, but was trained with other model settings' in log
+    assert "model.dropout: '<not set>' -> 0.5" in log
+
+
+def test_settings_report_leaves_out_init_only_settings():
+    old = ("model = dict(type='M', neck=dict(logit_scale=1.), "
+           "generator_checkpoint='a.pth', "
+           "backbone=dict(init_cfg=dict(checkpoint='a')))")
+    checkpoint = dict(meta=dict(cfg=old))
+    new = dict(model=dict(type='M', neck=dict(logit_scale=30.),
+                          generator_checkpoint='b.pth',
+                          backbone=dict(init_cfg=dict(checkpoint='b'))))
+    report = settings_report(checkpoint, new, source='c.pth')
+    assert report.splitlines()[1:2] == ['  model.neck.logit_scale: 1.0 -> 30.0']
+    assert 'checkpoint:' not in report and 'init_cfg' not in report
+    assert settings_report(checkpoint, dict(model=dict(
+        type='M', neck=dict(logit_scale=1.)))) == ''
+    assert settings_report(dict(), new) == ''
 
 
 def test_report_functions():

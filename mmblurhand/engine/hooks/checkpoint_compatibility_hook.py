@@ -9,7 +9,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import BaseLoop
 
 from mmblurhand.engine.checkpoint_check import (CheckpointMismatchError,
-                                                mismatch_report)
+                                                mismatch_report,
+                                                settings_report)
 from mmblurhand.registry import HOOKS
 
 ACTIONS = ('error', 'warn', 'ignore')
@@ -46,6 +47,11 @@ class CheckpointCompatibilityHook(Hook):
       (default ``'error'``);
     - starting a new training run from weights (``load_from``): ``on_load``
       (default ``'warn'``, fine-tuning from another config is legitimate).
+
+    When the weights fit but ``model`` settings without weights differ (e.g.
+    ``neck.logit_scale``), it warns with the list in every context
+    (:func:`~mmblurhand.engine.checkpoint_check.settings_report`) unless
+    the action is ``'ignore'``.
 
     Args:
         on_resume (str): ``'error'``, ``'warn'`` or ``'ignore'``.
@@ -89,6 +95,11 @@ class CheckpointCompatibilityHook(Hook):
             cfg=getattr(runner, 'cfg', None),
             ignore_keys=self.ignore_keys)
         if not report:
+            # the weights fit; settings without weights may still differ
+            settings = settings_report(
+                checkpoint, getattr(runner, 'cfg', None), source=source)
+            if settings:
+                print_log(settings, logger='current', level=logging.WARNING)
             return
         message = f'{report}\n{_ADVICE[context]}'
         if action == 'error':
