@@ -11,6 +11,7 @@ Example:
 """
 import copy
 import os.path as osp
+import warnings
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -117,7 +118,9 @@ def init_model(config: Union[str, Path, Config],
 
     The weights must match the model exactly (every key and shape); a
     mismatch raises :class:`CheckpointMismatchError` naming the first
-    differing keys instead of loading part of the model. No pretrained
+    differing keys instead of loading part of the model. When they match
+    but the checkpoint's stored config has other ``model`` settings (e.g.
+    ``neck.logit_scale``), a ``UserWarning`` lists them. No pretrained
     backbone is downloaded: ``init_weights`` is not run.
 
     Args:
@@ -172,6 +175,10 @@ def init_model(config: Union[str, Path, Config],
         check_state_dict(model, state_dict, checkpoint,
                          config.filename or '(in memory)')
         model.load_state_dict(state_dict, strict=True)
+        from mmblurhand.engine.checkpoint_check import settings_report
+        settings = settings_report(ckpt, config, source=checkpoint)
+        if settings:  # weights fit, settings without weights differ
+            warnings.warn(settings, stacklevel=2)
         dataset_meta = ckpt.get('meta', {}).get('dataset_meta') \
             if isinstance(ckpt.get('meta'), dict) else None
     model.cfg = config

@@ -1,6 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """init_model / inference_blurhand on tiny random models."""
 import copy
+import warnings
 
 import cv2
 import numpy as np
@@ -40,6 +41,28 @@ def test_init_model_loads_the_checkpoint_exactly(tiny_checkpoint, model):
     assert not model.training
     assert model.dataset_meta == dict(dataset_name='tiny')
     assert model.mesh_faces.shape == (1538, 3)
+
+
+def test_init_model_warns_about_other_settings(tiny_checkpoint, tmp_path):
+    """Same weights, but the stored training config had another logit
+    scale: the model loads and one warning names the setting."""
+    config, checkpoint = tiny_checkpoint
+    ckpt = torch.load(checkpoint, weights_only=False)
+    text = Config.fromfile(config).pretty_text
+    ckpt['meta']['cfg'] = text
+    same = tmp_path / 'same.pth'
+    torch.save(ckpt, same)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # nothing to say: same settings
+        init_model(config, str(same))
+    other = Config.fromfile(config)
+    other.model.neck.logit_scale = 30.
+    ckpt['meta']['cfg'] = other.pretty_text
+    path = tmp_path / 'other.pth'
+    torch.save(ckpt, path)
+    with pytest.warns(UserWarning, match=r'model\.neck\.logit_scale: 30\.0 '
+                      r"-> '<not set>'"):
+        init_model(config, str(path))
 
 
 def test_single_hypothesis_model_returns_documented_shapes(model, image):
