@@ -1,6 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""Model utilities: rotation conversions."""
-from .camera import VirtualCamera
+"""Model utilities: rotations, the virtual camera, soft-argmax."""
+from .camera import VirtualCamera, fit_translation
 from .rotations import (axis_angle_to_matrix, axis_angle_to_quaternion,
                         matrix_to_axis_angle, matrix_to_quaternion,
                         matrix_to_rot6d, quaternion_to_axis_angle,
@@ -11,5 +11,6 @@ __all__ = [
     'axis_angle_to_matrix', 'matrix_to_axis_angle', 'rot6d_to_matrix',
     'matrix_to_rot6d', 'quaternion_to_matrix', 'matrix_to_quaternion',
     'axis_angle_to_quaternion', 'quaternion_to_axis_angle', 'VirtualCamera',
-    'heatmap_cell_centres', 'normalized_to_grid', 'soft_argmax'
+    'fit_translation', 'heatmap_cell_centres', 'normalized_to_grid',
+    'soft_argmax'
 ]

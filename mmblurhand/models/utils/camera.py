@@ -16,7 +16,9 @@ With the official values (``f = 5000``, crop 256, ``camera_3d_size = 0.4``)
 
 No dataset annotates ``t_z``; :meth:`VirtualCamera.depth_from_targets`
 derives it from the 3D and 2D joint targets, for an optional depth loss
-(``loss_camera_depth`` of the heads).
+(``loss_camera_depth`` of the heads). :func:`fit_translation` is the exact
+perspective counterpart for any pinhole camera: the translation that
+projects root-relative joints onto 2D joints.
 """
 import math
 from typing import Optional, Sequence, Tuple
@@ -176,3 +178,56 @@ class VirtualCamera:
         if normalize:
             uv = uv / cam_points.new_tensor(self.input_size)
         return uv
+
+
+def fit_translation(joints_rel: Tensor,
+                    uv: Tensor,
+                    focal: Tensor,
+                    princpt: Tensor,
+                    weights: Tensor = None,
+                    min_depth: Optional[float] = 0.05,
+                    ridge: float = 1e-9) -> Tuple[Tensor, Tensor]:
+    """Translation that projects root-relative joints onto 2D joints.
+
+    Solves ``(X + t_x) / (Z + t_z) = (u - p_x) / f_x`` (and the same in
+    ``y``) in the least-squares sense; linear in ``t``, so one batched 3x3
+    solve. Exact when the 2D joints are the perspective projection.
+
+    Args:
+        joints_rel (Tensor): ``(..., J, 3)`` root-relative joints, m.
+        uv (Tensor): ``(..., J, 2)`` 2D joints, pixels.
+        focal (Tensor): ``(..., 2)`` pixels.
+        princpt (Tensor): ``(..., 2)`` pixels.
+        weights (Tensor, optional): ``(..., J)`` joint weights.
+        min_depth (float, optional): Smallest ``t_z``, m; ``None`` leaves
+            ``t_z`` unclamped. Defaults to 0.05.
+        ridge (float): Tikhonov term. Defaults to 1e-9.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``(..., 3)`` translation (m) and ``(..., )``
+        mean reprojection error (pixels).
+    """
+    ray = (uv - princpt[..., None, :]) / focal[..., None, :]    # (..., J, 2)
+    x, y, z = joints_rel.unbind(-1)
+    zeros = torch.zeros_like(x)
+    ones = torch.ones_like(x)
+    # rows: [1, 0, -a] t = a Z - X ; [0, 1, -b] t = b Z - Y
+    rows_x = torch.stack([ones, zeros, -ray[..., 0]], dim=-1)
+    rows_y = torch.stack([zeros, ones, -ray[..., 1]], dim=-1)
+    lhs = torch.cat([rows_x, rows_y], dim=-2)                   # (..., 2J, 3)
+    rhs = torch.cat([ray[..., 0] * z - x, ray[..., 1] * z - y], dim=-1)
+    if weights is None:
+        weights = torch.ones_like(x)
+    w = torch.cat([weights, weights], dim=-1)[..., None]
+    normal = (lhs * w).transpose(-1, -2) @ lhs
+    normal = normal + ridge * torch.eye(3, dtype=lhs.dtype, device=lhs.device)
+    transl = torch.linalg.solve(normal, ((lhs * w) * rhs[..., None]).sum(-2))
+    if min_depth is not None:
+        transl = torch.cat(
+            [transl[..., :2], transl[..., 2:].clamp(min=min_depth)], dim=-1)
+    points = joints_rel + transl[..., None, :]
+    proj = points[..., :2] / points[..., 2:].clamp(min=1e-6) * focal[
+        ..., None, :] + princpt[..., None, :]
+    err = (proj - uv).norm(dim=-1)
+    err = (err * weights).sum(-1) / weights.sum(-1).clamp(min=1e-9)
+    return transl, err

@@ -1,10 +1,17 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""Cameras of the network crop, and wrist translations from 2D joints."""
+"""Cameras of the network crop, and wrist translations from 2D joints.
+
+The exact perspective fit, :func:`fit_translation`, lives in
+:mod:`mmblurhand.models.utils.camera` (the hand-motion-prior project uses
+it too); :func:`fit_translation_scaled` is this project's robust variant.
+"""
 from typing import Optional, Tuple
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from mmblurhand.models.utils.camera import fit_translation  # noqa: F401
 
 
 def crop_intrinsics(focal: np.ndarray, princpt: np.ndarray,
@@ -39,57 +46,6 @@ def crop_intrinsics(focal: np.ndarray, princpt: np.ndarray,
     focal = np.abs(scale) * np.asarray(focal, dtype=np.float64).reshape(2)
     princpt = scale * np.asarray(princpt, np.float64).reshape(2) + matrix[:, 2]
     return focal, princpt
-
-
-def fit_translation(joints_rel: Tensor,
-                    uv: Tensor,
-                    focal: Tensor,
-                    princpt: Tensor,
-                    weights: Tensor = None,
-                    min_depth: float = 0.05,
-                    ridge: float = 1e-9) -> Tuple[Tensor, Tensor]:
-    """Translation that projects root-relative joints onto 2D joints.
-
-    Solves ``(X + t_x) / (Z + t_z) = (u - p_x) / f_x`` (and the same in
-    ``y``) in the least-squares sense; linear in ``t``, so one batched 3x3
-    solve. Exact when the 2D joints are the perspective projection.
-
-    Args:
-        joints_rel (Tensor): ``(..., J, 3)`` root-relative joints, m.
-        uv (Tensor): ``(..., J, 2)`` 2D joints, pixels.
-        focal (Tensor): ``(..., 2)`` pixels.
-        princpt (Tensor): ``(..., 2)`` pixels.
-        weights (Tensor, optional): ``(..., J)`` joint weights.
-        min_depth (float): Smallest ``t_z``, m. Defaults to 0.05.
-        ridge (float): Tikhonov term. Defaults to 1e-9.
-
-    Returns:
-        tuple[Tensor, Tensor]: ``(..., 3)`` translation (m) and ``(..., )``
-        mean reprojection error (pixels).
-    """
-    ray = (uv - princpt[..., None, :]) / focal[..., None, :]    # (..., J, 2)
-    x, y, z = joints_rel.unbind(-1)
-    zeros = torch.zeros_like(x)
-    ones = torch.ones_like(x)
-    # rows: [1, 0, -a] t = a Z - X ; [0, 1, -b] t = b Z - Y
-    rows_x = torch.stack([ones, zeros, -ray[..., 0]], dim=-1)
-    rows_y = torch.stack([zeros, ones, -ray[..., 1]], dim=-1)
-    lhs = torch.cat([rows_x, rows_y], dim=-2)                   # (..., 2J, 3)
-    rhs = torch.cat([ray[..., 0] * z - x, ray[..., 1] * z - y], dim=-1)
-    if weights is None:
-        weights = torch.ones_like(x)
-    w = torch.cat([weights, weights], dim=-1)[..., None]
-    normal = (lhs * w).transpose(-1, -2) @ lhs
-    normal = normal + ridge * torch.eye(3, dtype=lhs.dtype, device=lhs.device)
-    transl = torch.linalg.solve(normal, ((lhs * w) * rhs[..., None]).sum(-2))
-    transl = torch.cat(
-        [transl[..., :2], transl[..., 2:].clamp(min=min_depth)], dim=-1)
-    points = joints_rel + transl[..., None, :]
-    proj = points[..., :2] / points[..., 2:].clamp(min=1e-6) * focal[
-        ..., None, :] + princpt[..., None, :]
-    err = (proj - uv).norm(dim=-1)
-    err = (err * weights).sum(-1) / weights.sum(-1).clamp(min=1e-9)
-    return transl, err
 
 
 def fit_translation_scaled(joints_rel: Tensor,

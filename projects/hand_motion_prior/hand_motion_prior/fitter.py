@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mmblurhand.models.utils.camera import fit_translation
 from mmblurhand.models.utils.rotations import (axis_angle_to_matrix,
                                                matrix_to_axis_angle,
                                                matrix_to_rot6d,
@@ -80,10 +81,9 @@ def solve_translation(joints_rel: np.ndarray, keypoints: np.ndarray,
                       focal: np.ndarray, princpt: np.ndarray,
                       weight: Optional[np.ndarray] = None) -> np.ndarray:
     """Camera-frame root position that projects root-relative joints onto
-    2D keypoints (linear least squares, known intrinsics).
-
-    ``u = fx (X + tx) / (Z + tz) + cx`` gives
-    ``fx tx - (u - cx) tz = (u - cx) Z - fx X`` (and likewise for ``v``).
+    2D keypoints (linear least squares, known intrinsics): mmblurhand's
+    :func:`~mmblurhand.models.utils.camera.fit_translation` in float64,
+    for NumPy arrays, with weights floored at 1e-3 and no depth clamp.
 
     Args:
         joints_rel (np.ndarray): ``(..., J, 3)`` root-relative joints, m.
@@ -94,30 +94,16 @@ def solve_translation(joints_rel: np.ndarray, keypoints: np.ndarray,
     Returns:
         np.ndarray: ``(..., 3)`` translation, metres.
     """
-    joints_rel = np.asarray(joints_rel, dtype=np.float64)
-    kp = np.asarray(keypoints, dtype=np.float64)
-    focal = np.asarray(focal, dtype=np.float64)[..., None, :]
-    princpt = np.asarray(princpt, dtype=np.float64)[..., None, :]
+    kp = torch.as_tensor(np.asarray(keypoints, dtype=np.float64))
     w = np.ones(kp.shape[:-1]) if weight is None else np.asarray(
         weight, dtype=np.float64)
     w = np.broadcast_to(np.maximum(w, 1e-3), kp.shape[:-1])
-    d = kp - princpt  # (..., J, 2)
-    zeros = np.zeros_like(d[..., 0])
-    # rows for u and v: [fx, 0, -du], [0, fy, -dv]
-    row_u = np.stack([np.broadcast_to(focal[..., 0], zeros.shape), zeros,
-                      -d[..., 0]], -1)
-    row_v = np.stack([zeros, np.broadcast_to(focal[..., 1], zeros.shape),
-                      -d[..., 1]], -1)
-    rhs_u = d[..., 0] * joints_rel[..., 2] - focal[..., 0] * \
-        joints_rel[..., 0]
-    rhs_v = d[..., 1] * joints_rel[..., 2] - focal[..., 1] * \
-        joints_rel[..., 1]
-    a = np.concatenate([row_u, row_v], -2)  # (..., 2J, 3)
-    b = np.concatenate([rhs_u, rhs_v], -1)  # (..., 2J)
-    ww = np.concatenate([w, w], -1)
-    ata = np.einsum('...ni,...n,...nj->...ij', a, ww, a)
-    atb = np.einsum('...ni,...n,...n->...i', a, ww, b)
-    return np.linalg.solve(ata + 1e-9 * np.eye(3), atb[..., None])[..., 0]
+    transl, _ = fit_translation(
+        torch.as_tensor(np.asarray(joints_rel, dtype=np.float64)), kp,
+        torch.as_tensor(np.asarray(focal, dtype=np.float64)),
+        torch.as_tensor(np.asarray(princpt, dtype=np.float64)),
+        torch.as_tensor(np.ascontiguousarray(w)), min_depth=None)
+    return transl.numpy()
 
 
 def gmof(residual_sq: Tensor, sigma: float) -> Tensor:
