@@ -225,9 +225,23 @@ def fit_translation(joints_rel: Tensor,
     if min_depth is not None:
         transl = torch.cat(
             [transl[..., :2], transl[..., 2:].clamp(min=min_depth)], dim=-1)
+    return transl, reprojection_error(joints_rel, transl, uv, focal, princpt,
+                                      weights)
+
+
+def reprojection_error(joints_rel: Tensor, transl: Tensor, uv: Tensor,
+                       focal: Tensor, princpt: Tensor,
+                       weights: Tensor) -> Tensor:
+    """Weighted mean distance (pixels) between ``joints_rel + transl``
+    projected by a pinhole camera and the 2D joints ``uv``.
+
+    Shapes as :func:`fit_translation`; ``transl`` is ``(..., 3)``.
+
+    Returns:
+        Tensor: ``(...)`` errors, pixels.
+    """
     points = joints_rel + transl[..., None, :]
     proj = points[..., :2] / points[..., 2:].clamp(min=1e-6) * focal[
         ..., None, :] + princpt[..., None, :]
     err = (proj - uv).norm(dim=-1)
-    err = (err * weights).sum(-1) / weights.sum(-1).clamp(min=1e-9)
-    return transl, err
+    return (err * weights).sum(-1) / weights.sum(-1).clamp(min=1e-9)

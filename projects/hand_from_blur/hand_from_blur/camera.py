@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mmblurhand.models.utils.camera import fit_translation  # noqa: F401
+from mmblurhand.models.utils.camera import (  # noqa: F401
+    fit_translation, reprojection_error)
 
 
 def crop_intrinsics(focal: np.ndarray, princpt: np.ndarray,
@@ -109,8 +110,5 @@ def fit_translation_scaled(joints_rel: Tensor,
     z = joints_rel[..., 2] + t_z[..., None]
     t_xy = ((ray * z[..., None] - joints_rel[..., :2]) * w).sum(-2) / total
     transl = torch.cat([t_xy, t_z[..., None]], dim=-1)
-    points = joints_rel + transl[..., None, :]
-    proj = points[..., :2] / points[..., 2:].clamp(min=1e-6) * focal[
-        ..., None, :] + princpt[..., None, :]
-    err = ((proj - uv).norm(dim=-1) * weights).sum(-1) / total[..., 0]
-    return transl, err
+    return transl, reprojection_error(joints_rel, transl, uv, focal, princpt,
+                                      weights)
