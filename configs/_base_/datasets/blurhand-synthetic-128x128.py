@@ -1,9 +1,11 @@
 # Synthetic BlurHand (tools/dataset_converters/synthesize_blurhand.py writes
 # data/blurhand_synthetic/ in the official layout; the hands are the built-in
 # synthetic MANO-format hand, not MANO): 128x128 crops for CPU-sized models.
-# The synthetic hands already take every orientation, so the training
-# augmentation scales and colours but does not rotate.
-dataset_type = 'BlurHandDataset'
+# Only what differs from the real-data base is set here: the data root, the
+# crop size, the procedural hand, no rotation augmentation (the synthetic
+# hands already take every orientation) and CPU-sized loaders.
+_base_ = ['./blurhand-256x256.py']
+
 data_root = 'data/blurhand_synthetic/'
 input_size = (128, 128)
 
@@ -30,24 +32,7 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=16,
     num_workers=1,
-    persistent_workers=True,
-    drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='train',
-        pipeline=train_pipeline))
+    dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=32,
-    num_workers=1,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='test',
-        test_mode=True,
-        pipeline=test_pipeline))
+    num_workers=1, dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
