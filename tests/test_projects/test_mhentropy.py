@@ -17,7 +17,8 @@ zuko = pytest.importorskip(
 from mmengine.config import Config  # noqa: E402
 
 from mmblurhand.registry import METRICS, MODELS, TRANSFORMS  # noqa: E402
-from mmblurhand.testing import get_packed_inputs  # noqa: E402
+from mmblurhand.testing import (  # noqa: E402
+    get_packed_inputs, tiny_model_parts)
 from mmblurhand.utils import register_all_modules  # noqa: E402
 
 register_all_modules()
@@ -28,23 +29,9 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIR = osp.join(REPO, 'projects', 'mhentropy', 'configs')
 B, T, J, C = 2, 3, 21, 16
 
-PREPROCESSOR = dict(
-    type='PoseDataPreprocessor',
-    mean=[0., 0., 0.],
-    std=[255., 255., 255.],
-    bgr_to_rgb=True)
-BACKBONE = dict(
-    type='ResNet',
-    depth=18,
-    stem_channels=16,
-    base_channels=16,
-    out_indices=(1, 2, 3))
-NECK = dict(
-    type='Unfolder',
-    in_channels=(32, 64, 128),
-    deconv_channels=(32, 16),
-    conv_channels=(32, C),
-    heatmap_dims=2)
+_PARTS = tiny_model_parts(feat_channels=C)
+PREPROCESSOR, BACKBONE, NECK = (_PARTS['preprocessor'], _PARTS['backbone'],
+                                _PARTS['neck'])
 REGRESSOR = dict(
     type='ManoRegressor',
     in_channels=C,

@@ -12,29 +12,16 @@ from mmblurhand.models.losses.temporal_order_invariant_loss import \
     apply_temporal_order
 from mmblurhand.models.necks import UnfolderOutput
 from mmblurhand.registry import MODELS
-from mmblurhand.testing import get_packed_inputs
+from mmblurhand.testing import get_packed_inputs, tiny_model_parts
 from mmblurhand.utils import register_all_modules
 
 INPUT = 64
+_PARTS = tiny_model_parts(heatmap_dims=3, heatmap_depth=8)
 TINY_MODEL = dict(
     type='BlurHandNet',
-    data_preprocessor=dict(
-        type='PoseDataPreprocessor',
-        mean=[0., 0., 0.],
-        std=[255., 255., 255.],
-        bgr_to_rgb=True),
-    backbone=dict(
-        type='ResNet',
-        depth=18,
-        stem_channels=16,
-        base_channels=16,
-        out_indices=(1, 2, 3)),
-    neck=dict(
-        type='Unfolder',
-        in_channels=(32, 64, 128),
-        deconv_channels=(32, 16),
-        conv_channels=(32, 16),
-        heatmap_depth=8),
+    data_preprocessor=_PARTS['preprocessor'],
+    backbone=_PARTS['backbone'],
+    neck=_PARTS['neck'],
     head=dict(
         type='BlurHandHead',
         ktformer=dict(

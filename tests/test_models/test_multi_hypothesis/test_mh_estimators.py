@@ -7,30 +7,15 @@ import pytest
 import torch
 
 from mmblurhand.registry import MODELS
-from mmblurhand.testing import get_packed_inputs
+from mmblurhand.testing import get_packed_inputs, tiny_model_parts
 from mmblurhand.utils import register_all_modules
 
 K, C, B, T = 3, 16, 2, 3
 register_all_modules()
 
-PREPROCESSOR = dict(
-    type='PoseDataPreprocessor',
-    mean=[0., 0., 0.],
-    std=[255., 255., 255.],
-    bgr_to_rgb=True)
-# ResNet-18 with 16 base channels: levels (32, 64, 128) at strides 8-32.
-BACKBONE = dict(
-    type='ResNet',
-    depth=18,
-    stem_channels=16,
-    base_channels=16,
-    out_indices=(1, 2, 3))
-NECK = dict(
-    type='Unfolder',
-    in_channels=(32, 64, 128),
-    deconv_channels=(32, 16),
-    conv_channels=(32, C),
-    heatmap_dims=2)
+_PARTS = tiny_model_parts(feat_channels=C)
+PREPROCESSOR, BACKBONE, NECK = (_PARTS['preprocessor'], _PARTS['backbone'],
+                                _PARTS['neck'])
 GENERATOR = dict(
     type='MHBlurHandNet',
     data_preprocessor=PREPROCESSOR,
