@@ -333,6 +333,17 @@ def blur_table(results):
     return lines
 
 
+def save_study(work_dir: str, results: dict, text: str) -> None:
+    """Write ``results.json`` and ``tables.md`` to ``work_dir`` and print
+    the tables (shared with ``domain_gap_study.py``)."""
+    os.makedirs(work_dir, exist_ok=True)
+    with open(osp.join(work_dir, 'results.json'), 'w') as f:
+        json.dump(results, f, indent=2)
+    with open(osp.join(work_dir, 'tables.md'), 'w') as f:
+        f.write(text)
+    print(text)
+
+
 def main(argv=None):
     args = parse_args(argv)
     if not args.tables_only:
@@ -340,13 +351,7 @@ def main(argv=None):
         for name, stem, train, source in steps:
             run_step(args, name, stem, train, source)
     results = load_results(args.work_dir)
-    os.makedirs(args.work_dir, exist_ok=True)
-    with open(osp.join(args.work_dir, 'results.json'), 'w') as f:
-        json.dump(results, f, indent=2)
-    text = tables(results)
-    with open(osp.join(args.work_dir, 'tables.md'), 'w') as f:
-        f.write(text)
-    print(text)
+    save_study(args.work_dir, results, tables(results))
 
 
 if __name__ == '__main__':

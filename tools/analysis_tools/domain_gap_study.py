@@ -34,7 +34,7 @@ import sys
 
 # the shared runner of the accuracy studies (same folder)
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from accuracy_studies import run_command  # noqa: E402
+from accuracy_studies import run_command, save_study  # noqa: E402
 
 CONFIG_DIR = 'configs/studies/domain_gap'
 DATA_ROOT = 'data/domain_gap_synthetic/'
@@ -307,13 +307,7 @@ def main(argv=None):
                 continue
             run_step(args, name)
     results = load_results(args.work_dir)
-    os.makedirs(args.work_dir, exist_ok=True)
-    with open(osp.join(args.work_dir, 'results.json'), 'w') as f:
-        json.dump(results, f, indent=2)
-    text = tables(results)
-    with open(osp.join(args.work_dir, 'tables.md'), 'w') as f:
-        f.write(text)
-    print(text)
+    save_study(args.work_dir, results, tables(results))
 
 
 if __name__ == '__main__':
