@@ -2,7 +2,13 @@
 # ResNet-50 (ImageNet init), 256x256 input, 3 time steps, 3D heatmaps 32^3,
 # 512-d joint features, KTFormer 4 blocks x 4 heads, Adam 1e-4 for 13 epochs
 # (x0.1 at the start of epochs 11 and 13), batch 2 GPUs x 24.
-# 158.5 M parameters, like the official model (158,509,183).
+# 158,509,183 parameters, as the official model.
+# Official conventions (so that converted official weights give the official
+# outputs, docs/official_checkpoints.md): soft-argmax / feature sampling at
+# cell indices with align_corners=True, pose heads fed absolute heatmap-unit
+# coordinates and predicting the 6D vector itself, N(0, 1) KTFormer
+# embeddings. The other settings (cell centres, wrist-relative coordinates,
+# identity offset, std 0.02) are the components' defaults.
 #
 # Real BlurHand needs the real MANO hand model (MANO_RIGHT / MANO_LEFT, see
 # docs/hand_model.md): run with MANO_MODEL_PATH=<folder> in the environment.
@@ -61,7 +67,8 @@ model = dict(
         num_steps=num_steps,
         num_joints=num_joints,
         heatmap_dims=3,
-        heatmap_depth=heatmap_size),
+        heatmap_depth=heatmap_size,
+        coord_convention='official'),
     head=dict(
         type='BlurHandHead',
         ktformer=dict(
@@ -72,13 +79,15 @@ model = dict(
             num_heads=4,
             mlp_ratio=4.,
             num_steps=num_steps,
-            num_joints=num_joints),
+            num_joints=num_joints,
+            embed_init='official'),
         regressor=dict(
             type='ManoRegressor',
             in_channels=512,
             coord_dims=3,
-            coord_mode='root_relative',
+            coord_mode='absolute',
             coord_scale=heatmap_size,
+            pose_identity_offset=False,
             global_channels=2048,
             num_steps=num_steps,
             num_joints=num_joints,

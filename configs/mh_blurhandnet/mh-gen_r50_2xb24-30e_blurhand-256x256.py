@@ -2,12 +2,17 @@
 # setting of the official code: ResNet-50 (ImageNet init), 256x256 input,
 # 3 time steps, 2D Unfolder (32x32 heatmaps, 512-d joint features), K = 16
 # learned hypothesis embeddings, 4-block / 4-head pre-LN transformer over
-# each hypothesis' 63 tokens ('independent' layout, the paper), MANO
+# all K x 63 tokens of an image ('joint' layout, the official code), MANO
 # regressor shared over hypotheses and time, shape and camera shared over
 # hypotheses. AdamW 1e-4 (no weight decay), cosine per iteration to 1e-6 over
 # 30 epochs, gradient clipping 1.0, batch 2 GPUs x 24 (the official run used
 # bf16 autocast: add --amp on GPUs). 157.25 M parameters, like the official
 # generator (157,250,814).
+# Official conventions (so that converted official weights give the official
+# outputs, docs/official_checkpoints.md): soft-argmax / feature sampling at
+# cell indices with align_corners=True, pose heads fed the absolute
+# normalised coordinates and predicting the 6D vector itself, 'joint'
+# attention layout. The components' defaults are the other settings.
 #
 # Real BlurHand needs the real MANO hand model (MANO_RIGHT / MANO_LEFT, see
 # docs/hand_model.md): run with MANO_MODEL_PATH=<folder> in the environment.
@@ -67,7 +72,8 @@ model = dict(
         conv_channels=(1024, feat_channels),
         num_steps=num_steps,
         num_joints=num_joints,
-        heatmap_dims=2),
+        heatmap_dims=2,
+        coord_convention='official'),
     head=dict(
         type='MultiHypothesisHead',
         transformer=dict(
@@ -80,14 +86,18 @@ model = dict(
             num_time_steps=num_steps,
             num_joints=num_joints,
             # 'joint': all K x T x J tokens attend to each other (official
-            # code), 16x the attention cost of 'independent'
-            layout='independent',
+            # code); 'independent' (each hypothesis alone, 1/16 of the
+            # attention cost) is the paper's description
+            layout='joint',
             # 'noise': N(0, 1/E) codes instead (the paper's ablation)
             hypothesis_source='embedding'),
         regressor=dict(
             type='ManoRegressor',
             in_channels=feat_channels,
             coord_dims=2,
+            coord_mode='absolute',
+            coord_scale=1.,
+            pose_identity_offset=False,
             global_channels=2048,
             num_steps=num_steps,
             num_joints=num_joints,

@@ -76,7 +76,13 @@ model = dict(
         num_time_steps=3,
         num_joints=21,
         num_groups=32,
-        head_hidden_dims=1024),
+        head_hidden_dims=1024,
+        # the official ScoreNet's time and 2D context codes
+        position_codes='official',
+        # 'official_bug' reproduces the official ScoreNet's mix-up of
+        # images and hypotheses (docs/official_checkpoints.md), only to run
+        # official selector weights output for output at batch size > 1
+        layout='per_image'),
     # 'PairwiseRankLoss' for the pair-wise baseline of the paper's Table III
     loss_rank=dict(type='CCRLoss', alpha=0.75, num_positive=num_select),
     loss_joint_img=dict(type='MaskedL1Loss', loss_weight=8., step_dim=None),

@@ -59,6 +59,10 @@ def test_single_sample_hand_computed():
         'MPJPE_agg': [0.3 * np.sqrt(3)] * 3,
         'MPVPE_oracle-step': [2, 2],  # MPJPE-best per step, future has no fit
         'MPVPE_top1': [6, 2],
+        # best of the top-n by MPJPE per step: past k2 of {k1, k2} (2 mm ->
+        # vertices 4), then k0 of all three; middle k1 throughout
+        'MPVPE_top2': [4, 2],
+        'MPVPE_top3': [2, 2],
         'MPVPE_agg': [0, 0],
         # Two moving joints and the wrist (deviation 0) per step.
         'PJD': [

@@ -77,8 +77,9 @@ class KTFormer(BaseModule):
     LayerNorm (as in the official model). With the paper setting (512 in,
     512 dims, 4 blocks, 4 heads, T=3, J=21) it has 12,884,480 parameters.
 
-    The embeddings start from a truncated normal with std 0.02 (the
-    official code used std 1, a quirk not kept here).
+    The embeddings start from a truncated normal with std 0.02 by default;
+    ``embed_init='official'`` draws them from N(0, 1) as the official code
+    does (``torch.randn``, untouched by its weight init).
 
     Args:
         in_channels (int): Joint-feature size ``C``. Defaults to 512.
@@ -92,6 +93,9 @@ class KTFormer(BaseModule):
         qkv_bias (bool): Bias in the ``qkv`` projections. Defaults to True.
         drop_rate (float): Dropout rate. Defaults to 0.
         attn_drop_rate (float): Attention dropout rate. Defaults to 0.
+        embed_init (str): Initialisation of the temporal and kinematic
+            embeddings: ``'trunc_normal'`` (default, std 0.02) or
+            ``'official'`` (N(0, 1)). Only the initial values differ.
         init_cfg (dict | list[dict], optional): Initialisation config.
             Defaults to truncated-normal (std 0.02) linears with zero bias
             and unit/zero LayerNorms.
@@ -108,6 +112,7 @@ class KTFormer(BaseModule):
                  qkv_bias: bool = True,
                  drop_rate: float = 0.,
                  attn_drop_rate: float = 0.,
+                 embed_init: str = 'trunc_normal',
                  init_cfg=(dict(
                      type='TruncNormal', layer='Linear', std=0.02, bias=0.),
                            dict(
@@ -125,8 +130,11 @@ class KTFormer(BaseModule):
         self.temporal_embed = nn.Parameter(torch.zeros(num_steps, embed_dims))
         self.kinematic_embed = nn.Parameter(
             torch.zeros(num_joints, embed_dims))
-        nn.init.trunc_normal_(self.temporal_embed, std=0.02)
-        nn.init.trunc_normal_(self.kinematic_embed, std=0.02)
+        if embed_init not in ('trunc_normal', 'official'):
+            raise ValueError("KTFormer: `embed_init` must be 'trunc_normal' "
+                             f"or 'official', got {embed_init!r}.")
+        self.embed_init = embed_init
+        self.reset_embeddings()
         self.blocks = nn.ModuleList([
             PreNormTransformerBlock(
                 embed_dims,
@@ -136,6 +144,14 @@ class KTFormer(BaseModule):
                 drop_rate=drop_rate,
                 attn_drop_rate=attn_drop_rate) for _ in range(num_blocks)
         ])
+
+    def reset_embeddings(self) -> None:
+        """Draw the temporal and kinematic embeddings (see ``embed_init``)."""
+        for param in (self.temporal_embed, self.kinematic_embed):
+            if self.embed_init == 'official':
+                nn.init.normal_(param, std=1.)
+            else:
+                nn.init.trunc_normal_(param, std=0.02)
 
     def forward(self, joint_feats: Tensor) -> Tensor:
         """Refine joint features with attention over time and joints.

@@ -58,21 +58,30 @@ class KinematicTreePoseHeads(nn.Module):
     with the weights of the joints at that depth stacked as
     ``(n_depth, 6 * depth, 6)``.
 
-    The heads predict an offset from the identity rotation's 6D vector
-    (ancestors are fed these offsets), so zero weights give the identity
-    rotation, i.e. a zero pose relative to the MANO mean pose, and a small
-    initialisation starts training near the mean hand.
+    With ``identity_offset=True`` (default) the heads predict an offset
+    from the identity rotation's 6D vector (ancestors are fed these
+    offsets), so zero weights give the identity rotation, i.e. a zero pose
+    relative to the MANO mean pose, and a small initialisation starts
+    training near the mean hand. With ``identity_offset=False`` (the
+    official regressor) the heads predict the 6D vector itself and
+    ancestors are fed it; zero weights then give a degenerate 6D vector.
 
     Args:
         in_features (int): Size ``F`` of the shared feature vector.
         parents (Sequence[int]): ``(P,)`` kinematic tree, parents before
             children, root ``-1`` first (MANO's ``parents``).
+        identity_offset (bool): Predict offsets from the identity 6D vector.
+            Defaults to True.
     """
 
     rot_dims = 6
 
-    def __init__(self, in_features: int, parents: Sequence[int]):
+    def __init__(self,
+                 in_features: int,
+                 parents: Sequence[int],
+                 identity_offset: bool = True):
         super().__init__()
+        self.identity_offset = bool(identity_offset)
         depths = kinematic_depths(parents)
         parents = np.asarray(parents, dtype=np.int64).reshape(-1)
         self.num_joints = len(parents)
@@ -135,7 +144,7 @@ class KinematicTreePoseHeads(nn.Module):
                     'nka,kao->nko', chain, self.ancestor_weights[depth - 1])
             per_depth.append(rot)
         raw = torch.cat(per_depth, dim=1).index_select(1, self.depth_to_joint)
-        return raw + self.identity_rot6d
+        return raw + self.identity_rot6d if self.identity_offset else raw
 
 
 @dataclass
@@ -216,6 +225,10 @@ class ManoRegressor(BaseModule):
         pose_init_std (float): Std of the normal init of the pose heads'
             weights (zero outputs = the MANO mean pose). Defaults to 0.01
             (official).
+        pose_identity_offset (bool): The pose heads predict offsets from
+            the identity rotation's 6D vector (default, see
+            :class:`KinematicTreePoseHeads`); ``False`` is the official
+            regressor (the 6D vector itself), needed by official weights.
         mano_cfg (dict): Config of the MANO layer. Defaults to
             ``dict(type='ManoLayer', model_path=None)`` (procedural hand;
             point ``model_path`` at real MANO files for real use).
@@ -239,6 +252,7 @@ class ManoRegressor(BaseModule):
                  coord_mode: str = 'root_relative',
                  coord_scale: float = 32.,
                  pose_init_std: float = 0.01,
+                 pose_identity_offset: bool = True,
                  mano_cfg: dict = dict(type='ManoLayer', model_path=None),
                  camera_cfg: dict = dict(
                      input_size=(256, 256),
@@ -271,7 +285,9 @@ class ManoRegressor(BaseModule):
         if torch.is_tensor(parents):
             parents = parents.detach().cpu().numpy()
         self.pose_heads = KinematicTreePoseHeads(
-            num_joints * (in_channels + coord_dims), parents)
+            num_joints * (in_channels + coord_dims),
+            parents,
+            identity_offset=pose_identity_offset)
         self.shape_head = nn.Linear(global_channels, num_steps * num_betas)
         self.camera_head = nn.Linear(global_channels, num_steps * 3)
 

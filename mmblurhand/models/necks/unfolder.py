@@ -13,7 +13,8 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmblurhand.registry import MODELS
-from ..utils.soft_argmax import normalized_to_grid, soft_argmax
+from ..utils.soft_argmax import (check_coord_convention, normalized_to_grid,
+                                 soft_argmax)
 
 
 @dataclass
@@ -39,21 +40,30 @@ class UnfolderOutput:
     global_feat: Tensor
 
 
-def sample_point_features(feature_maps: Tensor, points: Tensor) -> Tensor:
+def sample_point_features(feature_maps: Tensor,
+                          points: Tensor,
+                          convention: str = 'cell_centre') -> Tensor:
     """Bilinearly sample feature maps at normalised points.
 
     Args:
         feature_maps (Tensor): ``(N, C, H, W)``.
-        points (Tensor): ``(N, P, 2)`` normalised ``x, y`` in ``[0, 1]``
-            (cell-centre convention of :mod:`..utils.soft_argmax`). Points
-            outside the map read zeros.
+        points (Tensor): ``(N, P, 2)`` normalised ``x, y`` in ``[0, 1]``.
+            Points outside the map read zeros.
+        convention (str): Coordinate convention of :mod:`..utils.soft_argmax`:
+            ``'cell_centre'`` (default, ``align_corners=False``) or
+            ``'official'`` (cell index ``u W``, ``align_corners=True``).
 
     Returns:
         Tensor: ``(N, P, C)``.
     """
-    grid = normalized_to_grid(points).unsqueeze(2)  # (N, P, 1, 2)
+    height, width = feature_maps.shape[-2:]
+    grid = normalized_to_grid(points, (width, height),
+                              convention).unsqueeze(2)  # (N, P, 1, 2)
     sampled = F.grid_sample(
-        feature_maps, grid, mode='bilinear', align_corners=False)
+        feature_maps,
+        grid,
+        mode='bilinear',
+        align_corners=convention == 'official')
     return sampled.squeeze(-1).transpose(1, 2)
 
 
@@ -119,6 +129,12 @@ class Unfolder(BaseModule):
             by about ``lr x feature``; a larger scale moves it that many
             times faster, which short runs need (the synthetic configs use
             30; ``configs/blurhandnet/README.md``).
+        coord_convention (str): Soft-argmax and feature-sampling convention
+            (:mod:`..utils.soft_argmax`): ``'cell_centre'`` (default,
+            ``(i + 0.5) / S`` and ``align_corners=False``) or ``'official'``
+            (the official code: expected cell index ``i`` over ``S`` and
+            ``align_corners=True`` sampling at the index; needed to run
+            official weights, used by the paper configs).
         init_cfg (dict | list[dict], optional): Initialisation config.
             Defaults to the official N(0, 0.001) for (transposed)
             convolutions and 1/0 for BatchNorm.
@@ -133,6 +149,7 @@ class Unfolder(BaseModule):
                  heatmap_dims: int = 3,
                  heatmap_depth: int = 32,
                  logit_scale: float = 1.0,
+                 coord_convention: str = 'cell_centre',
                  init_cfg=(dict(
                      type='Normal',
                      layer=['Conv2d', 'ConvTranspose2d'],
@@ -145,6 +162,8 @@ class Unfolder(BaseModule):
             raise ValueError('Unfolder: `logit_scale` must be positive, got '
                              f'{logit_scale}.')
         self.logit_scale = float(logit_scale)
+        self.coord_convention = check_coord_convention(
+            coord_convention, 'Unfolder')
         num_stages = len(in_channels) - 1
         if num_stages < 1:
             raise ValueError('Unfolder: `in_channels` needs at least two '
@@ -272,11 +291,11 @@ class Unfolder(BaseModule):
                                    self.heatmap_depth, h, w)
         else:
             heatmaps = logits.view(batch, steps, self.num_joints, h, w)
-        joints = soft_argmax(heatmaps, self.heatmap_dims)
+        joints = soft_argmax(heatmaps, self.heatmap_dims,
+                             self.coord_convention)
         joint_feats = sample_point_features(
-            feature_maps.flatten(0, 1),
-            joints[..., :2].flatten(0, 1)).view(batch, steps,
-                                                self.num_joints, -1)
+            feature_maps.flatten(0, 1), joints[..., :2].flatten(0, 1),
+            self.coord_convention).view(batch, steps, self.num_joints, -1)
         global_feat = c5.mean(dim=(2, 3))
         return UnfolderOutput(
             joint_feats=joint_feats,

@@ -70,6 +70,67 @@ def sinusoidal_embedding_2d(height: int, width: int, dims: int,
     return grid.reshape(height * width, dims)
 
 
+def official_sinusoidal_embedding_1d(num_positions: int, dims: int) -> Tensor:
+    """The official ScoreNet's time code (DDPM-style timestep embedding).
+
+    Frequencies ``exp(-log(10000) i / (dims/2 - 1))`` for
+    ``i = 0 .. dims/2 - 1`` (note ``- 1``, unlike
+    :func:`sinusoidal_embedding_1d`); sines first, then cosines.
+
+    Args:
+        num_positions (int): Number of positions.
+        dims (int): Embedding width (even, at least 4).
+
+    Returns:
+        Tensor: Shape ``(num_positions, dims)``.
+    """
+    half = dims // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half) / (half - 1))
+    angles = torch.arange(num_positions, dtype=torch.float32)[:, None] * \
+        freqs[None, :]
+    return torch.cat([angles.sin(), angles.cos()], dim=-1)
+
+
+def official_sinusoidal_embedding_2d(height: int, width: int, dims: int,
+                                     device: torch.device) -> Tensor:
+    """The official ScoreNet's 2D context code.
+
+    Integer grid positions; the first ``dims/2`` channels encode the
+    column, the rest the row, each interleaved ``sin, cos, sin, ...`` with
+    frequencies ``exp(-log(10000) 2i / (dims/2))``.
+
+    Args:
+        height (int): Grid rows.
+        width (int): Grid columns.
+        dims (int): Embedding width (multiple of 4).
+        device (torch.device): Output device.
+
+    Returns:
+        Tensor: Shape ``(height * width, dims)``, row-major.
+    """
+    half = dims // 2
+    freqs = torch.exp(
+        torch.arange(0., half, 2, device=device) * -(math.log(10000.0) / half))
+    cols = torch.arange(width, device=device, dtype=torch.float32)[:, None] * \
+        freqs[None, :]  # (W, half/2)
+    rows = torch.arange(height, device=device, dtype=torch.float32)[:, None] * \
+        freqs[None, :]  # (H, half/2)
+    col_code = torch.stack([cols.sin(), cols.cos()], dim=-1).flatten(1)
+    row_code = torch.stack([rows.sin(), rows.cos()], dim=-1).flatten(1)
+    grid = torch.cat([
+        col_code[None, :, :].expand(height, width, -1),
+        row_code[:, None, :].expand(height, width, -1)
+    ],
+                     dim=-1)
+    return grid.reshape(height * width, dims)
+
+
+#: Positional-code flavours of :class:`HypothesisScoreDecoder`.
+POSITION_CODES = ('sinusoidal', 'official')
+#: Query/context layouts of :class:`HypothesisScoreDecoder`.
+SCORE_LAYOUTS = ('per_image', 'official_bug')
+
+
 class PreNormDecoderLayer(nn.Module):
     """DETR-style pre-LN decoder block.
 
@@ -159,6 +220,15 @@ class HypothesisScoreDecoder(BaseModule):
     cross-attention only reaches the image's own feature grid (the official
     ScoreNet mixes hypotheses and images; see the reference notes §6.2).
 
+    ``layout='official_bug'`` reproduces that official mix-up, for running
+    official selector weights output for output only (do not train with
+    it): the official generator emits poses ``(K, B, ...)`` and the
+    ScoreNet reads them as ``(B, K, ...)``, and it tiles the context
+    ``(k, b)`` while the queries are ``(b, k)``. Score slot ``(b, k)`` (row
+    ``r = b K + k``) then sees hypothesis ``r // B`` of image ``r % B`` and
+    the feature grid of image ``r % B``; only its joint features are image
+    ``b``'s. With one image per batch (``B = 1``) both layouts agree.
+
     Args:
         embed_dims (int): Token width ``C``. Defaults to ``512``.
         num_heads (int): Attention heads. Defaults to ``4``.
@@ -180,6 +250,13 @@ class HypothesisScoreDecoder(BaseModule):
             ``1024``.
         use_hypothesis_embed (bool): Add the learned hypothesis-index code.
             Defaults to ``True``.
+        position_codes (str): Fixed time and context codes:
+            ``'sinusoidal'`` (default, :func:`sinusoidal_embedding_1d` and
+            the normalised :func:`sinusoidal_embedding_2d`) or
+            ``'official'`` (the official ScoreNet's formulas, needed by its
+            weights).
+        layout (str): ``'per_image'`` (default, correct) or
+            ``'official_bug'`` (see above).
         init_cfg (dict | list[dict], optional): Initialisation config.
     """
 
@@ -198,8 +275,19 @@ class HypothesisScoreDecoder(BaseModule):
                  num_groups: int = 32,
                  head_hidden_dims: int = 1024,
                  use_hypothesis_embed: bool = True,
+                 position_codes: str = 'sinusoidal',
+                 layout: str = 'per_image',
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if position_codes not in POSITION_CODES:
+            raise ValueError('HypothesisScoreDecoder: `position_codes` must '
+                             f'be one of {POSITION_CODES}, got '
+                             f'{position_codes!r}.')
+        if layout not in SCORE_LAYOUTS:
+            raise ValueError('HypothesisScoreDecoder: `layout` must be one '
+                             f'of {SCORE_LAYOUTS}, got {layout!r}.')
+        self.position_codes = position_codes
+        self.layout = layout
         if embed_dims % 4 != 0 or (embed_dims // 2) % num_groups != 0:
             raise ValueError(
                 'HypothesisScoreDecoder: `embed_dims` must be a multiple of '
@@ -226,9 +314,12 @@ class HypothesisScoreDecoder(BaseModule):
             nn.GroupNorm(num_groups, embed_dims),
             nn.LeakyReLU(0.2, inplace=True), nn.Dropout(dropout))
 
+        time_code = (
+            official_sinusoidal_embedding_1d if position_codes == 'official'
+            else sinusoidal_embedding_1d)
         self.register_buffer(
             'time_embed',
-            sinusoidal_embedding_1d(num_time_steps, embed_dims),
+            time_code(num_time_steps, embed_dims),
             persistent=False)
         self.joint_embed = nn.Parameter(torch.zeros(num_joints, embed_dims))
         if use_hypothesis_embed:
@@ -312,6 +403,10 @@ class HypothesisScoreDecoder(BaseModule):
         """
         self._check_inputs(poses, joint_feats, context)
         batch, num_hyps, steps, _ = poses.shape
+        if self.layout == 'official_bug':
+            # slot (b, k) = row b K + k reads flat row b K + k of the
+            # official (K, B) pose tensor: hypothesis r // B of image r % B
+            poses = poses.transpose(0, 1).reshape(batch, num_hyps, steps, -1)
         joints, dims, half = self.num_joints, self.embed_dims, \
             self.embed_dims // 2
 
@@ -337,11 +432,19 @@ class HypothesisScoreDecoder(BaseModule):
         memory = self.context_proj(context)  # (B, C, H, W)
         height, width = memory.shape[-2:]
         memory = memory.flatten(2).transpose(1, 2)  # (B, H*W, C)
-        memory_pos = sinusoidal_embedding_2d(
-            height, width, dims, memory.device).to(memory.dtype)[None]
+        context_code = (
+            official_sinusoidal_embedding_2d
+            if self.position_codes == 'official' else sinusoidal_embedding_2d)
+        memory_pos = context_code(height, width, dims,
+                                  memory.device).to(memory.dtype)[None]
+        group = num_hyps
+        if self.layout == 'official_bug':
+            # row r = b K + k cross-attends to the grid of image r % B
+            memory = memory.repeat(num_hyps, 1, 1)
+            group = 1
 
         for layer in self.layers:
-            tokens = layer(tokens, query_pos, memory, memory_pos, num_hyps)
+            tokens = layer(tokens, query_pos, memory, memory_pos, group)
         tokens = self.last_norm(tokens)
         tokens = tokens.view(batch * num_hyps, steps, joints,
                              dims).permute(0, 3, 1, 2)  # (B*K, C, T, J)
