@@ -55,7 +55,7 @@ STEPS = ('e1', 'md', 'e2')
 CHECKED = ('joint_cam', 'joint_', 'verts', 'pose', 'score')
 
 
-def build(model_name: str, state: dict, cfg_options=None):
+def build(model_name: str, state: dict, cfg_options=None, double=False):
     from mmengine.config import Config
 
     from mmblurhand.registry import MODELS as REG
@@ -67,6 +67,8 @@ def build(model_name: str, state: dict, cfg_options=None):
     if model_name == 'mh_selector':
         cfg.model.generator_checkpoint = None
     net = REG.build(cfg.model)
+    if double:
+        net.double()
     net.load_state_dict(state, strict=True)
     return net.eval()
 
@@ -140,10 +142,20 @@ def main(argv=None):
                         help='key=value overrides (value parsed as JSON '
                         'when possible)')
     parser.add_argument('--onnx', action='store_true')
+    parser.add_argument(
+        '--double',
+        action='store_true',
+        help='float64 on both sides (mh_gen only: reads '
+        'mh_gen_official.pth.tar and mh_gen_outputs_fp64.npz, dumped by a '
+        'float64 official run): separates rounding from real differences')
     parser.add_argument('--out', help='write the differences as JSON')
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, int(os.environ.get('OMP_NUM_THREADS', 1))))
     model_name, parts = MODELS[args.which]
+    if args.double:
+        if args.which != 'mh_gen':
+            parser.error('--double is for mh_gen')
+        parts = [('generator', 'mh_gen_official.pth.tar')]
     parts = [(role, osp.join(args.dump_dir, f)) for role, f in parts]
     state = convert_parts(model_name, parts)
     opts = {}
@@ -153,12 +165,17 @@ def main(argv=None):
             opts[key] = json.loads(value)
         except json.JSONDecodeError:
             opts[key] = value
-    net = build(model_name, state, opts)
+    net = build(model_name, state, opts, args.double)
     dump = 'bh' if args.which == 'bh' else 'mh_sel'
-    ref = np.load(osp.join(args.dump_dir, f'{dump}_outputs.npz'))
+    if args.double:
+        dump = 'mh_gen'
+    ref = np.load(
+        osp.join(args.dump_dir,
+                 f'{dump}_outputs{"_fp64" if args.double else ""}.npz'))
     img = torch.from_numpy(ref['img'])
     diffs = max_diffs(mmblurhand_outputs(args.which, net, img), ref)
     report = {'model': args.which, 'cfg_options': opts,
+              'dtype': str(img.dtype),
               'batch': int(img.shape[0]), 'pytorch': diffs}
     if args.onnx:
         with tempfile.TemporaryDirectory() as tmp:
