@@ -2,6 +2,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 # Usage: tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py options]
 # Env: NNODES (1), NODE_RANK (0), PORT (29500), MASTER_ADDR (127.0.0.1).
+# Options reach test.py as given ("$@": an argument with spaces stays one).
 set -e
 CONFIG=$1
 CHECKPOINT=$2
@@ -15,12 +16,12 @@ ROOT="$(dirname "$0")/.."
 
 PYTHONPATH="$ROOT":$PYTHONPATH \
 $PYTHON -m torch.distributed.run \
-    --nnodes=$NNODES \
-    --node_rank=$NODE_RANK \
-    --master_addr=$MASTER_ADDR \
-    --nproc_per_node=$GPUS \
-    --master_port=$PORT \
+    --nnodes="$NNODES" \
+    --node_rank="$NODE_RANK" \
+    --master_addr="$MASTER_ADDR" \
+    --nproc_per_node="$GPUS" \
+    --master_port="$PORT" \
     "$ROOT/tools/test.py" \
-    $CONFIG \
-    $CHECKPOINT \
-    --launcher pytorch ${@:4}
+    "$CONFIG" \
+    "$CHECKPOINT" \
+    --launcher pytorch "${@:4}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Copyright (c) OpenMMLab. All rights reserved.
 # Usage: tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [options]
-# Env: GPUS (8), GPUS_PER_NODE (8), CPUS_PER_TASK (5), SRUN_ARGS.
+# Env: GPUS (8), GPUS_PER_NODE (8), CPUS_PER_TASK (5), SRUN_ARGS (split on
+# spaces, for several srun options). Options reach test.py as given.
 set -x
 PARTITION=$1
 JOB_NAME=$2
@@ -11,17 +12,17 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
-PY_ARGS=${@:5}
+PY_ARGS=("${@:5}")
 PYTHON=${PYTHON:-python}
 
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-srun -p ${PARTITION} \
-    --job-name=${JOB_NAME} \
-    --gres=gpu:${GPUS_PER_NODE} \
-    --ntasks=${GPUS} \
-    --ntasks-per-node=${GPUS_PER_NODE} \
-    --cpus-per-task=${CPUS_PER_TASK} \
+srun -p "$PARTITION" \
+    --job-name="$JOB_NAME" \
+    --gres=gpu:"$GPUS_PER_NODE" \
+    --ntasks="$GPUS" \
+    --ntasks-per-node="$GPUS_PER_NODE" \
+    --cpus-per-task="$CPUS_PER_TASK" \
     --kill-on-bad-exit=1 \
     ${SRUN_ARGS} \
-    $PYTHON -u "$(dirname "$0")/test.py" ${CONFIG} ${CHECKPOINT} \
-    --launcher="slurm" ${PY_ARGS}
+    $PYTHON -u "$(dirname "$0")/test.py" "$CONFIG" "$CHECKPOINT" \
+    --launcher="slurm" "${PY_ARGS[@]}"

@@ -27,6 +27,12 @@ def parse_args():
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load CHECKPOINT with torch.load(weights_only=False), which '
+        'runs any code the file holds; only for a file you trust that the '
+        'safe loader refuses (docs/security.md)')
+    parser.add_argument(
         '--work-dir', help='the directory to save evaluation results')
     parser.add_argument(
         '--out', help='save the metric results to this json/yaml file')
@@ -116,7 +122,18 @@ def main():
     else:
         from mmblurhand.registry import RUNNERS
         runner = RUNNERS.build(cfg)
-    metrics = runner.test()
+    # Checkpoints load with weights_only=True and mmblurhand's allow-list;
+    # --trust-checkpoint lifts it for CHECKPOINT only (docs/security.md).
+    from mmblurhand.utils.checkpoint import (UntrustedCheckpointError,
+                                             install_checkpoint_loader,
+                                             trusted_checkpoints)
+    install_checkpoint_loader()
+    try:
+        with trusted_checkpoints(
+                args.checkpoint if args.trust_checkpoint else None):
+            metrics = runner.test()
+    except UntrustedCheckpointError as err:
+        raise SystemExit(f'error: {err}') from None
     if args.out and is_main_process():
         mmengine.mkdir_or_exist(osp.dirname(osp.abspath(args.out)))
         mmengine.dump(metrics, args.out, indent=2)

@@ -31,6 +31,13 @@ def parse_args():
         help='If a checkpoint is given, resume from it; with no value, '
         'resume from the latest checkpoint in the work dir.')
     parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load the checkpoints this run names (--resume PATH, '
+        'load_from, model.generator_checkpoint) with torch.load('
+        'weights_only=False), which runs any code they hold; only for '
+        'files you trust that the safe loader refuses (docs/security.md)')
+    parser.add_argument(
         '--amp',
         action='store_true',
         default=False,
@@ -126,6 +133,15 @@ def merge_args(cfg, args):
     return cfg
 
 
+def named_checkpoints(cfg):
+    """The checkpoint files a run names: ``load_from`` (also set by
+    ``--resume PATH``) and the selector's ``model.generator_checkpoint``."""
+    names = [cfg.get('load_from')]
+    model = cfg.get('model') or {}
+    names.append(model.get('generator_checkpoint'))
+    return [name for name in dict.fromkeys(names) if name]
+
+
 def main():
     args = parse_args()
     from mmblurhand.utils import register_all_modules
@@ -137,12 +153,33 @@ def main():
                                                init_cpu_distributed)
     init_cpu_distributed(cfg)
 
+    trusted = named_checkpoints(cfg) if args.trust_checkpoint else []
+    if args.trust_checkpoint and not trusted:
+        raise SystemExit(
+            'error: --trust-checkpoint trusts the checkpoints a run names '
+            '(--resume PATH, load_from, model.generator_checkpoint), and '
+            'this run names none.')
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:
         from mmblurhand.registry import RUNNERS
         runner = RUNNERS.build(cfg)
-    runner.train()
+    # Checkpoints load with weights_only=True and mmblurhand's allow-list;
+    # --trust-checkpoint lifts it for the named files only
+    # (docs/security.md).
+    from mmblurhand.utils.checkpoint import (UntrustedCheckpointError,
+                                             install_checkpoint_loader,
+                                             trusted_checkpoints)
+    install_checkpoint_loader()
+    if trusted:
+        runner.logger.warning('--trust-checkpoint: loading with '
+                              'weights_only=False (code in them runs): ' +
+                              ', '.join(trusted))
+    try:
+        with trusted_checkpoints(*trusted):
+            runner.train()
+    except UntrustedCheckpointError as err:
+        raise SystemExit(f'error: {err}') from None
     finish_distributed()
 
 

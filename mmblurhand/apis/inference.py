@@ -113,7 +113,8 @@ def check_state_dict(model: nn.Module, state_dict: dict,
 def init_model(config: Union[str, Path, Config],
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
-               cfg_options: Optional[dict] = None) -> nn.Module:
+               cfg_options: Optional[dict] = None,
+               trust_checkpoint: bool = False) -> nn.Module:
     """Build a model from a config and load a checkpoint into it.
 
     The weights must match the model exactly (every key and shape); a
@@ -130,6 +131,12 @@ def init_model(config: Union[str, Path, Config],
             initialisation (tests only).
         device (str): e.g. ``'cpu'`` or ``'cuda:0'``. Defaults to ``'cpu'``.
         cfg_options (dict, optional): Overrides merged into the config.
+        trust_checkpoint (bool): Load ``checkpoint`` with
+            ``torch.load(weights_only=False)``, which runs any code the file
+            holds. Only for a file you trust that the safe loader refuses
+            (e.g. its ``meta`` holds custom classes). Defaults to False:
+            the checkpoint is loaded with ``weights_only=True`` and the
+            allow-list of :mod:`mmblurhand.utils.checkpoint`.
 
     Returns:
         nn.Module: The model in eval mode on ``device``, with ``cfg`` (the
@@ -139,6 +146,9 @@ def init_model(config: Union[str, Path, Config],
         FileNotFoundError: The config or the checkpoint does not exist.
         CheckpointMismatchError: The checkpoint was trained with another
             config.
+        UntrustedCheckpointError: The checkpoint holds a type outside the
+            allow-list (named in the message) and ``trust_checkpoint`` is
+            False; nothing of it ran.
         RuntimeError: ``device`` is a CUDA device but CUDA is unavailable.
     """
     from mmblurhand.registry import MODELS
@@ -160,8 +170,9 @@ def init_model(config: Union[str, Path, Config],
     model = MODELS.build(config.model)
     dataset_meta = None
     if checkpoint is not None:
-        from mmblurhand.utils.checkpoint import load_from_local
-        ckpt = load_from_local(checkpoint, map_location='cpu')
+        from mmblurhand.utils.checkpoint import load_checkpoint_file
+        ckpt = load_checkpoint_file(
+            checkpoint, map_location='cpu', trust=trust_checkpoint)
         state_dict = ckpt.get('state_dict', ckpt) if isinstance(
             ckpt, dict) else None
         if not isinstance(state_dict, dict):
@@ -242,7 +253,7 @@ def load_image(img: ImageType) -> Tuple[np.ndarray, Optional[str]]:
 
     Raises:
         FileNotFoundError: The path does not exist.
-        IOError: OpenCV cannot decode the file.
+        IOError: OpenCV cannot decode the file, or it is a truncated JPEG.
         ValueError: The array has another shape or dtype.
     """
     if isinstance(img, (str, Path)):
@@ -250,10 +261,15 @@ def load_image(img: ImageType) -> Tuple[np.ndarray, Optional[str]]:
         if not osp.isfile(path):
             raise FileNotFoundError(f'image "{path}" does not exist; check '
                                     'the path.')
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        # the dataset's decoder: also refuses a JPEG cut short (OpenCV
+        # would fill its missing rows with grey and only warn on stderr)
+        from mmblurhand.datasets.transforms.loading import \
+            _decode_complete_image
+        image = _decode_complete_image(path)
         if image is None:
-            raise IOError(f'cannot read image "{path}": not an image OpenCV '
-                          'can decode (use PNG, JPEG, BMP, TIFF or WebP).')
+            raise IOError(f'cannot read image "{path}": it is corrupt or '
+                          'truncated, or not an image OpenCV can decode (use '
+                          'PNG, JPEG, BMP, TIFF or WebP).')
         return image, path
     if not isinstance(img, np.ndarray):
         raise TypeError('img must be an image path or a numpy array, got '

@@ -169,8 +169,8 @@ def settings_report(checkpoint: Mapping,
     report += _more(lines, max_items)
     report.append('Results may differ from the training run\'s; use the '
                   'config it was trained with (stored in the checkpoint, '
-                  "`torch.load(path, weights_only=False)['meta']['cfg']`) "
-                  'unless the change is meant.')
+                  '`mmblurhand.utils.load_checkpoint_file(path)'
+                  "['meta']['cfg']`) unless the change is meant.")
     return '\n'.join(report)
 
 

@@ -35,7 +35,7 @@ def mh_model(tiny_mh_checkpoint):
 
 def test_init_model_loads_the_checkpoint_exactly(tiny_checkpoint, model):
     config, checkpoint = tiny_checkpoint
-    saved = torch.load(checkpoint, weights_only=False)['state_dict']
+    saved = torch.load(checkpoint, weights_only=True)['state_dict']
     for key, value in model.state_dict().items():
         torch.testing.assert_close(value, saved[key])
     assert not model.training
@@ -47,7 +47,7 @@ def test_init_model_warns_about_other_settings(tiny_checkpoint, tmp_path):
     """Same weights, but the stored training config had another logit
     scale: the model loads and one warning names the setting."""
     config, checkpoint = tiny_checkpoint
-    ckpt = torch.load(checkpoint, weights_only=False)
+    ckpt = torch.load(checkpoint, weights_only=True)
     text = Config.fromfile(config).pretty_text
     ckpt['meta']['cfg'] = text
     same = tmp_path / 'same.pth'

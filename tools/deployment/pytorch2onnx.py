@@ -54,6 +54,12 @@ def parse_args(argv=None):
         nargs='?',
         help='checkpoint; without it the config\'s random initialisation '
         'is exported (for testing the export only)')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load CHECKPOINT with torch.load(weights_only=False), which '
+        'runs any code the file holds; only for a file you trust that the '
+        'safe loader refuses (docs/security.md)')
     parser.add_argument('--out', required=True, help='output .onnx file')
     parser.add_argument(
         '--opset', type=int, default=DEFAULT_OPSET, help='ONNX opset (>=17)')
@@ -122,12 +128,44 @@ def parse_atol(items):
     return atol
 
 
+def load_model(cfg, checkpoint, trust=False):
+    """The config's model with every weight from ``checkpoint`` (random
+    initialisation without one), in eval mode on the CPU.
+
+    The checkpoint is read with ``weights_only=True`` and mmblurhand's
+    allow-list (``trust`` lifts it for this file); one that does not fit
+    the config, or that the allow-list refuses, stops the tool with a
+    one-paragraph error instead of MMEngine's key dump.
+    """
+    from mmblurhand.engine.checkpoint_check import CheckpointMismatchError
+    from mmblurhand.utils.checkpoint import (UntrustedCheckpointError,
+                                             load_weights)
+    if checkpoint is None:
+        return build_inference_model(cfg, None, 'cpu')
+    if not osp.isfile(checkpoint):
+        raise SystemExit(f'error: checkpoint "{checkpoint}" does not exist; '
+                         'pass a .pth written by tools/train.py.')
+    model = build_inference_model(cfg, None, 'cpu', init_weights=False)
+    try:
+        load_weights(
+            model,
+            checkpoint,
+            trust=trust,
+            advice=f'Export it with the config it was trained with (stored '
+            "in the checkpoint: mmblurhand.utils.load_checkpoint_file(path)"
+            "['meta']['cfg']), not {cfg.filename}.")
+    except (CheckpointMismatchError, UntrustedCheckpointError,
+            RuntimeError) as err:
+        raise SystemExit(f'error: {err}') from None
+    return model.eval()
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     from mmengine.config import Config
     cfg = Config.fromfile(args.config)
     size = config_input_size(cfg)
-    model = build_inference_model(cfg, args.checkpoint, 'cpu')
+    model = load_model(cfg, args.checkpoint, args.trust_checkpoint)
     wrapper = HandMeshExportWrapper(model).eval()
     if wrapper.kind == 'generator' and (type(model.selector).__name__
                                         == 'RandomSelector'):

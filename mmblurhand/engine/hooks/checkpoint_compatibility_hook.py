@@ -18,12 +18,12 @@ ACTIONS = ('error', 'warn', 'ignore')
 _ADVICE = {
     'resume': ('`--resume` continues the run the checkpoint came from: use '
                'the config it was trained with (stored in the checkpoint, '
-               "`torch.load(path, weights_only=False)['meta']['cfg']`). To "
-               'start a new run from these weights, use `load_from=PATH` '
-               'without `--resume`.'),
+               '`mmblurhand.utils.load_checkpoint_file(path)'
+               "['meta']['cfg']`). To start a new run from these weights, "
+               'use `load_from=PATH` without `--resume`.'),
     'test': ('Evaluate it with the config it was trained with (stored in '
-             "the checkpoint, `torch.load(path, weights_only=False)['meta']"
-             "['cfg']`), or pass the checkpoint of this config."),
+             "the checkpoint, `mmblurhand.utils.load_checkpoint_file(path)"
+             "['meta']['cfg']`), or pass the checkpoint of this config."),
     'load': ('Training goes on: the listed weights keep their '
              'initialisation (fine-tuning from another config). Set '
              "`default_hooks.checkpoint_check.on_load='error'` to refuse.")

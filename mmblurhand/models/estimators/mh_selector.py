@@ -10,12 +10,12 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmengine.logging import print_log
-from mmengine.runner.checkpoint import load_checkpoint
 from mmengine.structures import InstanceData
 from mmpose.utils.typing import ConfigType, OptConfigType, SampleList
 from torch import Tensor
 
 from mmblurhand.registry import MODELS
+from mmblurhand.utils.checkpoint import load_weights
 from ..heads.blurhand_head import BlurHandHead
 from ..losses.best_of_k import hypothesis_errors, sequence_errors
 from ..losses.ccr_loss import top_n_labels
@@ -161,8 +161,14 @@ class MHSelector(BlurHandNet):
                     'its config) or point `model.generator_checkpoint` at '
                     'its checkpoint (e.g. --cfg-options '
                     'model.generator_checkpoint=PATH).')
-            load_checkpoint(
-                self.generator, path, map_location='cpu', strict=True)
+            # weights_only=True with the allow-list; a mismatch is one
+            # short report (docs/security.md)
+            load_weights(
+                self.generator,
+                path,
+                advice='Point `model.generator_checkpoint` at a checkpoint '
+                'of the generator config that `model.generator` was copied '
+                'from.')
         if self.init_from_generator:
             self.backbone.load_state_dict(self.generator.backbone.state_dict())
             self.neck.load_state_dict(self.generator.neck.state_dict())

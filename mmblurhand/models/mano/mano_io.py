@@ -6,13 +6,18 @@ pickles in which some arrays are ``chumpy`` objects and ``J_regressor`` is a
 ``scipy.sparse`` matrix. ``chumpy`` does not import on Python >= 3.11 or
 numpy >= 1.24, so :class:`ChumpyFreeUnpickler` maps every ``chumpy`` class to
 :class:`ChumpyStandIn`, which keeps the pickled state, and
-:func:`read_mano_file` turns those into numpy arrays.
+:func:`read_mano_file` turns those into numpy arrays. The unpickler resolves
+only numpy, ``scipy.sparse`` and ``chumpy`` names (an allow-list): a ``.pkl``
+that names anything else is refused by name and none of its code runs.
 
 :func:`load_mano_arrays` is the single entry point used by
 :class:`~mmblurhand.models.mano.ManoLayer`: ``None`` gives the procedural
 MANO-format hand (generated once and cached), a directory or a ``.pkl`` /
 ``.npz`` file gives real MANO (or any file with the same keys).
 """
+import _compat_pickle
+import codecs
+import copyreg
 import hashlib
 import json
 import os
@@ -21,7 +26,7 @@ import pickle
 import tempfile
 import warnings
 import zipfile
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
@@ -83,19 +88,88 @@ class ChumpyStandIn:
             'Re-download the official MANO files (v1.2).')
 
 
+#: Sparse-matrix classes a MANO file may hold (``J_regressor``).
+SPARSE_CLASSES = ('csc_matrix', 'csr_matrix', 'coo_matrix', 'csc_array',
+                  'csr_array', 'coo_array')
+
+
+class MANOPickleRefused(pickle.UnpicklingError):
+    """A MANO pickle names a class or function outside the allow-list."""
+
+    def __init__(self, qualified_name: str):
+        super().__init__(qualified_name)
+        self.qualified_name = qualified_name
+
+
+def _numpy_allowed() -> Dict[Tuple[str, str], object]:
+    """``(module, name) -> object`` of the numpy names a MANO pickle may
+    use: arrays, dtypes (no object arrays) and scalars, under their numpy 1
+    and numpy 2 module names."""
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # numpy < 2
+        from numpy.core import multiarray
+    allowed = {('numpy', 'ndarray'): np.ndarray, ('numpy', 'dtype'): np.dtype}
+    for package in ('numpy.core', 'numpy._core'):
+        allowed[(f'{package}.multiarray', '_reconstruct')] = \
+            multiarray._reconstruct
+        allowed[(f'{package}.multiarray', 'scalar')] = multiarray.scalar
+    dtypes = getattr(np, 'dtypes', None)
+    for name in getattr(dtypes, '__all__', ()):
+        if name != 'ObjectDType':
+            allowed[('numpy.dtypes', name)] = getattr(dtypes, name)
+    return allowed
+
+
+def _latin1_bytes(text: str, encoding: str = 'latin1',
+                  errors: str = 'strict') -> bytes:
+    """``_codecs.encode`` as Python 3 pickles (protocol < 3) use it to
+    rebuild ``bytes`` (e.g. numpy array data): latin-1 only."""
+    if encoding.lower().replace('_', '-') not in ('latin1', 'latin-1') \
+            or not isinstance(text, str):
+        raise MANOPickleRefused(f'_codecs.encode(..., {encoding!r})')
+    return codecs.encode(text, 'latin1', errors)
+
+
 class ChumpyFreeUnpickler(pickle.Unpickler):
-    """Unpickler that replaces ``chumpy`` classes by
-    :class:`ChumpyStandIn` and tolerates old ``scipy.sparse`` module paths.
+    """Allow-list unpickler for MANO-format model files.
+
+    A MANO ``.pkl`` holds only numpy arrays and scalars, a ``scipy.sparse``
+    matrix (``J_regressor``) and ``chumpy`` objects. This unpickler resolves
+    exactly those names (``chumpy`` classes become :class:`ChumpyStandIn`,
+    which keeps the pickled state; old ``scipy.sparse.csc`` paths resolve
+    to today's classes), plus ``copyreg._reconstructor`` and ``object``,
+    with which Python 2 pickles rebuild plain objects of those classes,
+    ``set`` / ``frozenset`` (chumpy's bookkeeping), and a latin-1-only ``_codecs.encode`` (Python 3 protocol-2 ``bytes``).
+    Every other name raises :class:`MANOPickleRefused` before anything is
+    called, so a file cannot run code.
     """
 
+    _BASE = {('copyreg', '_reconstructor'): copyreg._reconstructor,
+             ('builtins', 'object'): object,
+             ('builtins', 'set'): set,
+             ('builtins', 'frozenset'): frozenset,
+             ('_codecs', 'encode'): _latin1_bytes}
+
     def find_class(self, module, name):
+        # Python 2 names (copy_reg, __builtin__) as pickle's own mapping.
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
         if module == 'chumpy' or module.startswith('chumpy.'):
             return ChumpyStandIn
-        if module.startswith('scipy.sparse.'):
+        if (module == 'scipy.sparse' or module.startswith('scipy.sparse.')
+                ) and name in SPARSE_CLASSES:
             import scipy.sparse
             if hasattr(scipy.sparse, name):
                 return getattr(scipy.sparse, name)
-        return super().find_class(module, name)
+        allowed = self._BASE.get((module, name))
+        if allowed is None:
+            allowed = _numpy_allowed().get((module, name))
+        if allowed is None:
+            raise MANOPickleRefused(f'{module}.{name}')
+        return allowed
 
 
 def _to_numpy(value, where: str):
@@ -136,6 +210,14 @@ def read_mano_file(path: str) -> Dict[str, object]:
             raise MANOModelError(
                 f'{path!r}: unsupported extension {ext!r}; expected a MANO '
                 '.pkl or an .npz written by tools/misc/convert_mano.py.')
+    except MANOPickleRefused as err:
+        raise MANOModelError(
+            f'{path!r} was not loaded: it names `{err.qualified_name}`, which '
+            'a MANO model file does not hold (only numpy arrays, scipy '
+            'sparse matrices and chumpy objects are allowed), and '
+            'unpickling it could run code. Use the MANO_RIGHT.pkl / '
+            f'MANO_LEFT.pkl downloaded from {MANO_URL}, or an .npz written '
+            'by tools/misc/convert_mano.py.') from None
     except (pickle.UnpicklingError, EOFError, ValueError, OSError,
             AttributeError, ImportError, UnicodeDecodeError, KeyError,
             zipfile.BadZipFile) as err:
@@ -156,7 +238,8 @@ def validate_mano_arrays(arrays: Dict[str, object],
     """Check keys and shapes; return the nine arrays as numpy.
 
     Shapes are checked against each other, not against fixed MANO sizes:
-    ``V`` from ``v_template``, ``J`` from ``J_regressor``.
+    ``V`` (vertices) and ``J`` (joints) are the sizes most of the arrays
+    that carry them agree on, so an error names the array that differs.
 
     Args:
         arrays (dict): values read from a file.
@@ -173,19 +256,39 @@ def validate_mano_arrays(arrays: Dict[str, object],
             f'{sorted(arrays)}). Use the official MANO_*.pkl or an .npz from '
             'tools/misc/convert_mano.py.')
     out = {k: np.asarray(arrays[k]) for k in MANO_KEYS}
-    v = out['v_template']
-    if v.ndim != 2 or v.shape[1] != 3:
-        raise MANOModelError(f'{source}: v_template must be (V, 3), got '
-                             f'{v.shape}')
-    num_v = v.shape[0]
-    reg = out['J_regressor']
-    if reg.ndim != 2 or reg.shape[1] != num_v:
-        raise MANOModelError(f'{source}: J_regressor must be (J, {num_v}), '
-                             f'got {reg.shape}')
-    num_j = reg.shape[0]
+    # The number of axes of each array, and the sizes fixed by MANO.
+    layouts = {
+        'v_template': ('V', 3),
+        'f': ('*', 3),
+        'J_regressor': ('J', 'V'),
+        'weights': ('V', 'J'),
+        'kintree_table': (2, 'J'),
+        'shapedirs': ('V', 3, '*'),
+        'posedirs': ('V', 3, '9*(J-1)'),
+        'hands_components': ('*', '3*(J-1)'),
+        'hands_mean': ('3*(J-1)', ),
+    }
+    for key, layout in layouts.items():
+        actual = out[key].shape
+        if len(actual) != len(layout) or any(
+                isinstance(s, int) and s != a for s, a in zip(layout, actual)):
+            raise MANOModelError(
+                f'{source}: {key} must have shape '
+                f'({", ".join(map(str, layout))}), got {actual}')
+    # V and J are what most arrays agree on, so the odd array is blamed
+    # (not J_regressor when v_template is the bad one).
+    num_v = _agreed_size({
+        key: out[key].shape[layout.index('V')]
+        for key, layout in layouts.items() if 'V' in layout
+    })
+    num_j = _agreed_size({
+        key: out[key].shape[layout.index('J')]
+        for key, layout in layouts.items() if 'J' in layout
+    })
     num_pose = 3 * (num_j - 1)
     expected = {
-        'f': (None, 3),
+        'v_template': (num_v, 3),
+        'J_regressor': (num_j, num_v),
         'weights': (num_v, num_j),
         'kintree_table': (2, num_j),
         'shapedirs': (num_v, 3, None),
@@ -195,11 +298,12 @@ def validate_mano_arrays(arrays: Dict[str, object],
     }
     for key, shape in expected.items():
         actual = out[key].shape
-        if len(actual) != len(shape) or any(
-                s is not None and s != a for s, a in zip(shape, actual)):
+        if any(s is not None and s != a for s, a in zip(shape, actual)):
             pretty = tuple('*' if s is None else s for s in shape)
-            raise MANOModelError(f'{source}: {key} must have shape {pretty}, '
-                                 f'got {actual}')
+            raise MANOModelError(
+                f'{source}: {key} must have shape {pretty}, got {actual} '
+                f'(the other arrays give V = {num_v} vertices, J = {num_j} '
+                'joints).')
     if out['shapedirs'].shape[2] < num_betas:
         raise MANOModelError(
             f'{source}: shapedirs has {out["shapedirs"].shape[2]} shape '
@@ -209,6 +313,19 @@ def validate_mano_arrays(arrays: Dict[str, object],
         raise MANOModelError(f'{source}: f indexes vertices outside '
                              f'[0, {num_v}).')
     return out
+
+
+def _agreed_size(sizes: Dict[str, int]) -> int:
+    """The size most arrays agree on (ties: the first array's).
+
+    Args:
+        sizes (dict): array name -> its size along the shared axis.
+    """
+    counts: Dict[int, int] = {}
+    for size in sizes.values():
+        counts[size] = counts.get(size, 0) + 1
+    best = max(counts.values())
+    return next(size for size in sizes.values() if counts[size] == best)
 
 
 def left_shapedirs_need_fix(left_shapedirs: np.ndarray,

@@ -9,7 +9,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmblurhand.registry import MODELS
-from mmblurhand.utils import register_all_modules
+from mmblurhand.utils import load_checkpoint_file, register_all_modules
 
 register_all_modules()
 
@@ -125,8 +125,7 @@ def test_two_stage_training_on_synthetic_data(synthetic_root, tmp_path):
     runner.train()
     model = runner.model
     # The generator stayed frozen and its BatchNorm statistics unchanged.
-    trained = torch.load(
-        checkpoint, map_location='cpu', weights_only=False)['state_dict']
+    trained = load_checkpoint_file(checkpoint, map_location='cpu')['state_dict']
     state = model.generator.state_dict()
     assert set(state) == set(trained)
     for key, value in state.items():
