@@ -4,9 +4,15 @@
     python demo/image_demo.py CONFIG CHECKPOINT INPUT [--out-dir DIR]
         [--bbox X1 Y1 X2 Y2 ... | --bbox-file JSON] [--hand-type right|left]
         [--top-n N] [--device cpu] [--mesh-format obj|ply]
-        [--det-model TASK_FILE]
+        [--det-model TASK_FILE] [--allow-skipped] [--trust-checkpoint]
 
 Without boxes (or a detector) the whole image is the hand crop.
+
+In a folder run an image that cannot be used (unreadable, truncated, a bad
+box) is reported and skipped; the run ends with a summary and exit status 1
+when anything was skipped (0 with ``--allow-skipped``). Images whose names
+differ only in the extension (``x.png``, ``x.jpg``) keep it in their output
+names (``x_png_*``, ``x_jpg_*``).
 
 For every image (or video frame) ``NAME`` it writes to ``--out-dir``:
 
@@ -20,6 +26,10 @@ For every image (or video frame) ``NAME`` it writes to ``--out-dir``:
 - ``NAME.json``: MANO parameters, 3D joints (m) and 2D joints (pixels).
 
 A video also gets ``NAME_overlay.mp4``. See ``docs/demo.md``.
+
+The checkpoint is loaded without running code from it (``weights_only=True``
+and mmblurhand's allow-list); ``--trust-checkpoint`` lifts that for
+CHECKPOINT only, for a file you trust (``docs/security.md``).
 """
 import argparse
 import json
@@ -100,6 +110,17 @@ def parse_args(argv=None):
         type=int,
         default=None,
         help='stop a video after this many frames')
+    parser.add_argument(
+        '--allow-skipped',
+        action='store_true',
+        help='exit with status 0 even when images of a folder were skipped '
+        '(unreadable, truncated or with a bad box); they are still listed')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load CHECKPOINT with torch.load(weights_only=False), which '
+        'runs any code the file holds; only for a file you trust that the '
+        'safe loader refuses (docs/security.md)')
     args = parser.parse_args(argv)
     if args.top_n < 1:
         parser.error('--top-n must be >= 1')
@@ -129,6 +150,29 @@ def collect_inputs(path):
     return 'images', [path]
 
 
+def output_names(files):
+    """A distinct output name per input file: its stem, or, where stems
+    clash (``x.png``, ``x.jpg``), the file name with ``_`` for the dot
+    (``x_png``, ``x_jpg``).
+
+    Raises:
+        DemoError: Two files would still share a name.
+    """
+    stems = [osp.splitext(osp.basename(path))[0] for path in files]
+    counts = {stem: stems.count(stem) for stem in stems}
+    names = [
+        stem if counts[stem] == 1 else osp.basename(path).replace('.', '_')
+        for stem, path in zip(stems, files)
+    ]
+    seen = {}
+    for path, name in zip(files, names):
+        if name in seen:
+            raise DemoError(f'"{seen[name]}" and "{path}" would write the '
+                            f'same outputs ({name}_*); rename one of them.')
+        seen[name] = path
+    return names
+
+
 def load_bbox_file(path):
     """Read ``--bbox-file``: ``{name: [(bbox, hand_type or None), ...]}``."""
     if not osp.isfile(path):
@@ -153,6 +197,27 @@ def load_bbox_file(path):
             raise DemoError(f'--bbox-file "{path}": entry "{name}" is not a '
                             f'list of hands like {example}.')
     return boxes
+
+
+def check_bbox_file_names(box_table, path, kind, inputs):
+    """``--bbox-file`` must name at least one input image; names that
+    match none are listed as a warning."""
+    if kind == 'video':
+        raise DemoError(f'--bbox-file "{path}" maps image file names to '
+                        'boxes; it does not apply to a video. Use --bbox or '
+                        '--det-model.')
+    names = {osp.basename(f) for f in inputs}
+    unmatched = [name for name in box_table if name not in names]
+    if box_table and len(unmatched) == len(box_table):
+        listed = ', '.join(sorted(names)[:3])
+        raise DemoError(
+            f'--bbox-file "{path}" names none of the {len(names)} input '
+            f'image(s) (it lists e.g. "{unmatched[0]}"; the images are e.g. '
+            f'{listed}); its keys must be the images\' file names.')
+    if unmatched:
+        print(f'warning: --bbox-file "{path}" lists {len(unmatched)} name(s) '
+              f'that are not input images, e.g. "{unmatched[0]}"',
+              file=sys.stderr)
 
 
 def check_boxes_and_types(args):
@@ -186,8 +251,11 @@ class Demo:
                 'with tools/train.py or run `make demo` (writes '
                 'work_dirs/demo/).')
         try:
-            self.model = init_model(args.config, args.checkpoint,
-                                    args.device)
+            self.model = init_model(
+                args.config,
+                args.checkpoint,
+                args.device,
+                trust_checkpoint=args.trust_checkpoint)
         except CheckpointMismatchError as err:
             raise DemoError(str(err)) from err
         except RuntimeError as err:
@@ -235,7 +303,12 @@ class Demo:
         return boxes, types
 
     def run_image(self, image, name, file_name=None):
-        """Predict one image and write its outputs; returns the overlay."""
+        """Predict one image and write its outputs; returns the BGR overlay.
+
+        ``image`` (BGR) is used up: :meth:`write_outputs` turns it into RGB
+        in place, so a large photo is held in at most two full-size copies
+        (it and the overlay); everything else works on hand crops.
+        """
         from mmblurhand.apis import inference_blurhand
         args = self.args
         boxes, types = self.boxes_for(image, file_name)
@@ -251,7 +324,10 @@ class Demo:
         return self.write_outputs(image, name, hands)
 
     def write_outputs(self, image_bgr, name, hands):
-        """Write every output of one image; returns the RGB overlay."""
+        """Write every output of one image; returns the BGR overlay.
+
+        ``image_bgr`` is converted to RGB in place (see :meth:`run_image`).
+        """
         import cv2
         import numpy as np
 
@@ -260,9 +336,13 @@ class Demo:
             select_top_hypotheses, stack_rows, time_step_names, write_rgb)
         args, vis = self.args, self.visualizer
         out = args.out_dir
-        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB, dst=image_bgr)
         overlay = vis.draw_image_overlay(rgb, hands)
-        write_rgb(osp.join(out, f'{name}_overlay.png'), overlay)
+        overlay = cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR, dst=overlay)
+        overlay_path = osp.join(out, f'{name}_overlay.png')
+        if not cv2.imwrite(overlay_path, overlay):
+            raise DemoError(f'could not write "{overlay_path}"; check that '
+                            '--out-dir is writable.')
         write_rgb(
             osp.join(out, f'{name}_sequence.png'),
             stack_rows([
@@ -301,31 +381,37 @@ class Demo:
         return overlay
 
 
+#: Per-image failures a folder run reports and skips.
+SKIPPABLE = (DemoError, ValueError, OSError)
+
+
 def run_images(demo, files):
-    import cv2
+    """Run every image; returns ``(done, skipped)`` where ``skipped`` is a
+    list of ``(path, reason)``. A single image's failure is an error."""
     from tqdm import tqdm
+
+    from mmblurhand.apis import load_image
     single = len(files) == 1
+    names = output_names(files)
     written, skipped = 0, []
-    for path in tqdm(files, desc='images', unit='img', disable=single):
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
-        if image is None:
+    for path, name in tqdm(
+            list(zip(files, names)), desc='images', unit='img',
+            disable=single):
+        try:
+            image, _ = load_image(path)
+            demo.run_image(image, name, osp.basename(path))
+        except SKIPPABLE as err:
             if single:
-                raise DemoError(
-                    f'cannot read image "{path}": not an image OpenCV can '
-                    'decode; pass a PNG/JPEG/BMP/TIFF/WebP image, a folder '
-                    'of them or a video.')
-            skipped.append(path)
+                raise DemoError(str(err).splitlines()[0]) from err
+            skipped.append((path, str(err).splitlines()[0]))
             continue
-        demo.run_image(image,
-                       osp.splitext(osp.basename(path))[0],
-                       osp.basename(path))
         written += 1
-    for path in skipped:
-        print(f'warning: skipped unreadable image "{path}"', file=sys.stderr)
+    for path, reason in skipped:
+        print(f'warning: skipped "{path}": {reason}', file=sys.stderr)
     if written == 0:
-        raise DemoError('none of the images could be read; pass PNG/JPEG '
-                        'images.')
-    return written
+        raise DemoError(f'none of the {len(files)} images could be used '
+                        '(see the warnings above).')
+    return written, skipped
 
 
 def run_video(demo, path):
@@ -353,7 +439,7 @@ def run_video(demo, path):
                     osp.join(demo.args.out_dir, f'{stem}_overlay.mp4'),
                     cv2.VideoWriter_fourcc(*'mp4v'), fps, (width, height))
             if writer.isOpened():
-                writer.write(cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+                writer.write(overlay)
             written += 1
             bar.update(1)
     capture.release()
@@ -366,25 +452,46 @@ def run_video(demo, path):
 
 def main(argv=None):
     args = parse_args(argv)
+    skipped = []
     try:
         check_boxes_and_types(args)
         kind, inputs = collect_inputs(args.input)
-        os.makedirs(args.out_dir, exist_ok=True)
+        if kind == 'images':
+            output_names(inputs)  # a name clash stops before the model
+        if args.bbox_file:
+            check_bbox_file_names(
+                load_bbox_file(args.bbox_file), args.bbox_file, kind,
+                inputs if kind == 'images' else [])
+        make_out_dir(args.out_dir)
         demo = Demo(args)
         try:
             if kind == 'video':
                 count = run_video(demo, inputs)
             else:
-                count = run_images(demo, inputs)
+                count, skipped = run_images(demo, inputs)
         finally:
             demo.close()
     except DemoError as err:
         print(f'error: {err}', file=sys.stderr)
         return 1
     unit = 'frame' if kind == 'video' else 'image'
-    print(f'{count} {unit}{"s" if count != 1 else ""} done; outputs in '
-          f'{osp.abspath(args.out_dir)}')
-    return 0
+    summary = f'{count} {unit}{"s" if count != 1 else ""} done'
+    if skipped:
+        summary += f', {len(skipped)} skipped (listed above)'
+    print(f'{summary}; outputs in {osp.abspath(args.out_dir)}')
+    return 1 if skipped and not args.allow_skipped else 0
+
+
+def make_out_dir(path):
+    """Create ``--out-dir``, or one line saying why it cannot be."""
+    if osp.exists(path) and not osp.isdir(path):
+        raise DemoError(f'--out-dir "{path}" is a file, not a folder; pass '
+                        'a folder path (it is created if missing).')
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as err:
+        raise DemoError(f'cannot create --out-dir "{path}": '
+                        f'{err.strerror or err}.') from err
 
 
 if __name__ == '__main__':

@@ -243,7 +243,8 @@ class BlurHandDataset(BaseDataset):
 
     @staticmethod
     def _array(value: Any, shape: tuple, path: str, where: str) -> np.ndarray:
-        """``value`` as a float64 array of ``shape`` or a clear error."""
+        """``value`` as a finite float64 array of ``shape`` or a clear
+        error naming ``path`` and ``where`` (e.g. the annotation id)."""
         try:
             arr = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError) as err:
@@ -253,6 +254,14 @@ class BlurHandDataset(BaseDataset):
             raise BlurHandAnnotationError(
                 f'"{path}": {where} should have shape {shape}, got '
                 f'{arr.shape}. The file does not match the BlurHand format.')
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise BlurHandAnnotationError(
+                f'"{path}": {where} holds {int(bad.sum())} non-finite '
+                f'value(s) (NaN or inf, first at index {first}): the '
+                'annotation data is bad. Repair or regenerate the file, or '
+                'remove that annotation.')
         return arr
 
     # ------------------------------------------------------------------
@@ -424,7 +433,8 @@ class BlurHandDataset(BaseDataset):
             frame_idx = str(
                 self._get(frame_img, 'frame_idx', data_path,
                           f'image {frame_img["id"]}'))
-            where = f'capture {capture} frame {frame_idx}'
+            where = (f'annotation {frame_ann["id"]} (capture {capture} '
+                     f'frame {frame_idx})')
             frame_joints = self._get(
                 self._get(joints_3d, capture, joint_path, 'the top level'),
                 frame_idx, joint_path, f'capture {capture}')

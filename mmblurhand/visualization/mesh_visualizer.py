@@ -756,9 +756,32 @@ class MeshVisualizer(Visualizer):
             scale, center = self._camera(joints, keypoints, None, vertices,
                                          region)
             color = time_step_colors(num_steps, self.pred_colors)[t]
-            out = self._render_over(out, vertices[t:t + 1], scale[t:t + 1],
-                                    center[t:t + 1], color[None])[0]
+            # Render over the mesh's own pixels only: a full-size render of
+            # a large photo costs ~40 float copies of it (GBs at 6000 px).
+            x0, y0, x1, y1 = self._mesh_window(vertices[t], scale[t],
+                                               center[t], out.shape[:2])
+            if x1 <= x0 or y1 <= y0:
+                continue  # the mesh is outside the image
+            out[y0:y1, x0:x1] = self._render_over(
+                out[y0:y1, x0:x1], vertices[t:t + 1], scale[t:t + 1],
+                center[t:t + 1] - np.array([x0, y0]), color[None])[0]
         return out
+
+    def _mesh_window(self, vertices: np.ndarray, scale: float,
+                     center: np.ndarray, shape: Tuple[int, int],
+                     margin: int = 2) -> Tuple[int, int, int, int]:
+        """Pixel box ``x0, y0, x1, y1`` (clipped to ``shape`` = ``(H, W)``)
+        around the projection of ``vertices`` ``(V, 3)`` (m) with the camera
+        of :meth:`_render`, widened by ``margin`` pixels."""
+        depth = self.camera_depth
+        vertices = np.asarray(vertices, dtype=np.float64)
+        uv = scale * depth * vertices[:, :2] / (vertices[:, 2:3] + depth) + \
+            np.asarray(center, dtype=np.float64)
+        low = np.floor(uv.min(0)).astype(int) - margin
+        high = np.ceil(uv.max(0)).astype(int) + margin + 1
+        height, width = shape
+        return (max(low[0], 0), max(low[1], 0), min(high[0], width),
+                min(high[1], height))
 
     def _sample_region(self, data_sample, image: np.ndarray,
                        points: Optional[np.ndarray]) -> np.ndarray:

@@ -80,10 +80,12 @@ def test_folder_and_video(demo, demo_checkpoint, tmp_path, capsys):
     boxes.write_text(json.dumps({
         'b.jpg': [dict(bbox=[0, 0, 60, 60], hand_type='left'),
                   dict(bbox=[60, 30, 120, 90], hand_type='right')]}))
-    code, _, err = _run(demo, capsys, config, ckpt, folder, '--out-dir', out,
-                        '--bbox-file', boxes, '--bbox-padding', 1)
-    assert code == 0
-    assert 'skipped unreadable image' in err and 'broken.png' in err
+    code, stdout, err = _run(demo, capsys, config, ckpt, folder, '--out-dir',
+                             out, '--bbox-file', boxes, '--bbox-padding', 1)
+    # the unreadable image is listed and skipped; the exit status says so
+    assert code == 1
+    assert f'skipped "{folder / "broken.png"}": cannot read image' in err
+    assert '2 images done, 1 skipped' in stdout
     assert 'images: 100%' in err  # the progress bar
     names = os.listdir(out)
     assert {'a.json', 'b.json', 'a_overlay.png', 'b_hypotheses.png'} <= set(
