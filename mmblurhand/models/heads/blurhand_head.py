@@ -76,6 +76,10 @@ class BlurHandHead(BaseHead):
         loss_camera_depth (dict, optional): Camera depth loss, e.g.
             ``dict(type='MaskedL1Loss', loss_weight=1.)``; ``None`` (the
             default, as the paper) disables it.
+        loss_heatmap (dict, optional): Direct supervision of the Unfolder's
+            heatmaps (not in the paper), e.g. ``dict(type='HeatmapKLLoss',
+            sigma=1.)``, in the Unfolder-driven time order; ``None`` (the
+            default, as the paper) disables it.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -95,6 +99,7 @@ class BlurHandHead(BaseHead):
                  loss_mano_shape: ConfigType = dict(
                      type='MaskedL1Loss', loss_weight=1.),
                  loss_camera_depth: OptConfigType = None,
+                 loss_heatmap: OptConfigType = None,
                  init_cfg: OptConfigType = None):
         super().__init__(init_cfg=init_cfg)
         self.ktformer = MODELS.build(ktformer)
@@ -107,6 +112,8 @@ class BlurHandHead(BaseHead):
         self.loss_mano_shape = MODELS.build(loss_mano_shape)
         self.loss_camera_depth = None if loss_camera_depth is None else \
             MODELS.build(loss_camera_depth)
+        self.loss_heatmap = None if loss_heatmap is None else \
+            MODELS.build(loss_heatmap)
         # Kept for MMPose's BaseHead API; this head decodes nothing.
         self.decoder = None
 
@@ -134,6 +141,7 @@ class BlurHandHead(BaseHead):
         outputs = self.regressor(joint_feats, feats.joints,
                                  feats.global_feat).to_dict()
         outputs['unfolder_joints'] = feats.joints
+        outputs['unfolder_heatmaps'] = feats.heatmaps
         outputs['joint_feats'] = joint_feats
         return outputs
 
@@ -220,6 +228,10 @@ class BlurHandHead(BaseHead):
             losses['loss_camera_depth'] = self.camera_depth_loss(
                 self.loss_camera_depth, self.regressor.camera,
                 ordered('cam_t'), gt)
+        if self.loss_heatmap is not None:
+            losses['loss_heatmap'] = self.loss_heatmap(
+                ordered('unfolder_heatmaps'), gt['joints_2d'],
+                gt['joints_2d_valid'])
         return losses
 
     @staticmethod

@@ -71,6 +71,9 @@ class MultiHypothesisHead(BaseHead):
         loss_camera_depth (dict, optional): Camera depth loss, e.g.
             ``dict(type='MaskedL1Loss', loss_weight=1., step_dim=None)``;
             ``None`` (the default, as the paper) disables it.
+        loss_heatmap (dict, optional): Direct supervision of the Unfolder's
+            2D heatmaps (not in the paper), e.g. ``dict(type='HeatmapKLLoss',
+            sigma=1.)``; ``None`` (the default, as the paper) disables it.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -95,6 +98,7 @@ class MultiHypothesisHead(BaseHead):
             loss_diversity: OptConfigType = dict(
                 type='DiversityLoss', alpha=10752., p=1, loss_weight=1.),
             loss_camera_depth: OptConfigType = None,
+            loss_heatmap: OptConfigType = None,
             init_cfg: OptConfigType = None):
         super().__init__(init_cfg=init_cfg)
         self.transformer = MODELS.build(transformer)
@@ -117,6 +121,8 @@ class MultiHypothesisHead(BaseHead):
         self.loss_camera_depth = (
             MODELS.build(loss_camera_depth)
             if loss_camera_depth is not None else None)
+        self.loss_heatmap = (
+            MODELS.build(loss_heatmap) if loss_heatmap is not None else None)
         # Kept for MMPose's BaseHead API; this head decodes nothing.
         self.decoder = None
 
@@ -155,6 +161,7 @@ class MultiHypothesisHead(BaseHead):
         outputs = self.regressor(joint_feats, feats.joints.unsqueeze(1),
                                  feats.global_feat).to_dict()
         outputs['unfolder_joints'] = feats.joints
+        outputs['unfolder_heatmaps'] = feats.heatmaps
         outputs['joint_feats'] = joint_feats
         return outputs
 
@@ -226,6 +233,10 @@ class MultiHypothesisHead(BaseHead):
             losses['loss_camera_depth'] = BlurHandHead.camera_depth_loss(
                 self.loss_camera_depth, self.regressor.camera,
                 preds['cam_t'][:, 0], gt)
+        if self.loss_heatmap is not None:
+            losses['loss_heatmap'] = self.loss_heatmap(
+                preds['unfolder_heatmaps'], gt['joints_2d'][..., :2],
+                gt['joints_2d_valid'])
         losses.update(self._log_errors(joints, gt))
         return losses
 
