@@ -1,9 +1,10 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Runner checkpoints save, resume and load for testing on torch >= 2.6.
 
-MMEngine 0.10.7 calls ``torch.load`` without ``weights_only=False``; runner
-checkpoints hold numpy arrays (``dataset_meta``) and ``HistoryBuffer``
-objects (``message_hub``), which torch >= 2.6 refuses by default.
+Runner checkpoints hold numpy arrays (``dataset_meta``) and ``HistoryBuffer``
+objects (``message_hub``), which torch >= 2.6's ``weights_only`` loader
+refuses on its own; mmblurhand's loader admits exactly those types
+(tests/test_security has the refusals).
 """
 import glob
 import os.path as osp
