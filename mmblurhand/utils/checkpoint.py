@@ -7,9 +7,9 @@ it can run any code its author chose. Every checkpoint mmblurhand reads
 ``model.generator_checkpoint``, the demo and the tools) is loaded here with
 ``torch.load(weights_only=True)``, extended by
 ``torch.serialization.safe_globals`` with exactly the data types that
-MMEngine runner checkpoints of this project hold (:func:`checkpoint_safe_globals`:
-numpy arrays, dtypes and scalars, MMEngine's ``HistoryBuffer`` and
-``ConfigDict``), and nothing callable.
+MMEngine runner checkpoints of this project hold
+(:func:`checkpoint_safe_globals`: numpy arrays, dtypes and scalars,
+MMEngine's ``HistoryBuffer`` and ``ConfigDict``), and nothing callable.
 
 A file that needs anything else is refused with
 :class:`UntrustedCheckpointError`, which names the file and the type. A

@@ -13,8 +13,8 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from security_helpers import (MkdirPayload, TouchPayload, load_tool, make_malicious,
-                      tiny_config)
+from security_helpers import (MkdirPayload, TouchPayload, load_tool,
+                              make_malicious, tiny_config)
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader, load_checkpoint
@@ -385,3 +385,22 @@ def test_pickle_module_sanity():
         assert osp.isdir(marker)
         pickle.loads(pickle.dumps(TouchPayload(marker + '.txt'), protocol=2))
         assert osp.isfile(marker + '.txt')
+
+
+def test_url_checkpoints_are_refused_too(evil, tmp_path):
+    """``http(s)://`` goes through torch.hub's cache; MMEngine's own loader
+    would unpickle it with ``weights_only=False``."""
+    from mmblurhand.utils.checkpoint import load_from_http
+    _, path, marker = evil
+    cache = tmp_path / 'hub'
+    cache.mkdir()
+    (cache / 'evil.pth').write_bytes(open(path, 'rb').read())
+    url = 'https://example.invalid/weights/evil.pth'  # found in the cache
+    assert CheckpointLoader._get_checkpoint_loader(url) is load_from_http
+    with pytest.raises(UntrustedCheckpointError) as info:
+        load_from_http(url, model_dir=str(cache))
+    _assert_refused(str(info.value), url, 'posix.mkdir')
+    assert not marker.exists()
+    with trusted_checkpoints(url):
+        load_from_http(url, model_dir=str(cache))
+    assert marker.exists()

@@ -2,7 +2,13 @@
 """Export an mmblurhand model to ONNX and check it against PyTorch.
 
     python tools/deployment/pytorch2onnx.py CONFIG [CKPT] --out model.onnx \
-        [--opset 17] [--check-images IMG_OR_DIR ...] [--num-check 4]
+        [--opset 17] [--check-images IMG_OR_DIR ...] [--num-check 4] \
+        [--trust-checkpoint]
+
+``CKPT`` is read without running code from it (``weights_only=True`` and
+mmblurhand's allow-list; ``--trust-checkpoint`` lifts that for ``CKPT``, see
+``docs/security.md``); a checkpoint of another config stops the tool with a
+short list of the differing keys.
 
 Works for the three model kinds (see ``mmblurhand.deployment``):
 

@@ -140,7 +140,8 @@ class ChumpyFreeUnpickler(pickle.Unpickler):
     which keeps the pickled state; old ``scipy.sparse.csc`` paths resolve
     to today's classes), plus ``copyreg._reconstructor`` and ``object``,
     with which Python 2 pickles rebuild plain objects of those classes,
-    ``set`` / ``frozenset`` (chumpy's bookkeeping), and a latin-1-only ``_codecs.encode`` (Python 3 protocol-2 ``bytes``).
+    ``set`` / ``frozenset`` (chumpy's bookkeeping), and a latin-1-only
+    ``_codecs.encode`` (Python 3 protocol-2 ``bytes``).
     Every other name raises :class:`MANOPickleRefused` before anything is
     called, so a file cannot run code.
     """
