@@ -9,6 +9,13 @@
 # coordinates and predicting the 6D vector itself, N(0, 1) KTFormer
 # embeddings. The other settings (cell centres, wrist-relative coordinates,
 # identity offset, std 0.02) are the components' defaults.
+# Official training and evaluation (docs/architecture.md, "Official
+# conventions"): every loss term is a mean over all its elements, masked ones
+# included (normalize='all', the official `.mean()`); the MANO-fit joint loss
+# is masked only by the fit's existence, not by truncation
+# (mano_joints_mask='fit'); the MPVPE ground truth is the mesh of the betas
+# the shape target uses, zeroed where any |beta| > 3 (mesh_betas='target').
+# Schedule: the official code's and the paper's (13 epochs, x0.1 twice).
 #
 # Real BlurHand needs the real MANO hand model (MANO_RIGHT / MANO_LEFT, see
 # docs/hand_model.md): run with MANO_MODEL_PATH=<folder> in the environment.
@@ -27,6 +34,21 @@ num_steps = 3
 num_joints = 21
 heatmap_size = 32  # H = W = D of the 3D heatmaps (input / 8)
 feat_channels = 512
+
+test_target_cfg = dict(
+    type='GenerateBlurHandTargets',
+    bbox_3d_size=0.3,
+    mesh_betas='target',
+    mano_cfg=dict(model_path=mano_model_path))
+test_pipeline = [
+    dict(type='LoadBlurHandImage'),
+    dict(type='MirrorLeftHand'),
+    dict(type='BlurHandTopdownAffine', input_size=input_size),
+    test_target_cfg,
+    dict(type='PackBlurHandInputs'),
+]
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
 
 # runtime
 train_cfg = dict(by_epoch=True, max_epochs=13, val_interval=1)
@@ -96,16 +118,27 @@ model = dict(
                 input_size=input_size,
                 focal=(5000., 5000.),
                 camera_3d_size=0.4)),
-        # official weights; 2D terms in normalised units (x32 heatmap size)
+        # official weights; 2D terms in normalised units (x32 heatmap size);
+        # each term averaged over all elements of a frame as the official
+        # `.mean()` (masked ones count)
         loss_joint_img=dict(
             type='TemporalOrderInvariantLoss',
-            loss_weight=0.25 * heatmap_size),
+            loss_weight=0.25 * heatmap_size,
+            normalize='all'),
         loss_joint_proj=dict(
-            type='MaskedL1Loss', loss_weight=0.0625 * heatmap_size),
-        loss_joint_cam=dict(type='MaskedL1Loss', loss_weight=10.),
-        loss_mano_joint_cam=dict(type='MaskedL1Loss', loss_weight=10.),
-        loss_mano_pose=dict(type='MaskedL1Loss', loss_weight=1.),
-        loss_mano_shape=dict(type='MaskedL1Loss', loss_weight=1.)))
+            type='MaskedL1Loss',
+            loss_weight=0.0625 * heatmap_size,
+            normalize='all'),
+        loss_joint_cam=dict(
+            type='MaskedL1Loss', loss_weight=10., normalize='all'),
+        loss_mano_joint_cam=dict(
+            type='MaskedL1Loss', loss_weight=10., normalize='all'),
+        loss_mano_pose=dict(
+            type='MaskedL1Loss', loss_weight=1., normalize='all'),
+        loss_mano_shape=dict(
+            type='MaskedL1Loss', loss_weight=1., normalize='all'),
+        # official: all joints of a frame with a MANO fit, truncated or not
+        mano_joints_mask='fit'))
 
 val_evaluator = dict(type='BlurHandMetric', mode='per_joint')
 test_evaluator = val_evaluator

@@ -8,6 +8,8 @@
 # epochs, gradient clipping 1.0, EMA of the weights, batch 2 GPUs x 24.
 # 173.6 M trainable parameters (official selector: 173,595,777) plus the
 # frozen generator.
+# Schedule: the official code's 30-epoch cosine, not the paper's text (x0.2
+# at 15, 20 and 25), like the generator config (docs/architecture.md).
 #
 # Train the generator first; this config reads its last checkpoint from
 # `generator_checkpoint` (override with
@@ -85,5 +87,6 @@ model = dict(
         layout='per_image'),
     # 'PairwiseRankLoss' for the pair-wise baseline of the paper's Table III
     loss_rank=dict(type='CCRLoss', alpha=0.75, num_positive=num_select),
-    loss_joint_img=dict(type='MaskedL1Loss', loss_weight=8., step_dim=None),
+    loss_joint_img=dict(
+        type='MaskedL1Loss', loss_weight=8., step_dim=None, normalize='all'),
     test_cfg=dict(num_select=num_select, aggregate=False))

@@ -19,6 +19,9 @@ TARGET_KEYS = ('joints_2d', 'joints_2d_valid', 'joints_cam',
                'joints_cam_valid', 'mano_joints_cam', 'mano_joints_valid',
                'mano_pose', 'mano_shape', 'mano_valid')
 
+#: Values of :class:`BlurHandHead`'s ``mano_joints_mask``.
+MANO_JOINTS_MASKS = ('truncation', 'fit')
+
 #: Regressor outputs copied into ``pred_instances`` by :meth:`predict`.
 PREDICTION_KEYS = ('joints_cam', 'vertices', 'mano_pose', 'mano_shape',
                    'cam_t')
@@ -80,6 +83,11 @@ class BlurHandHead(BaseHead):
             heatmaps (not in the paper), e.g. ``dict(type='HeatmapKLLoss',
             sigma=1.)``, in the Unfolder-driven time order; ``None`` (the
             default, as the paper) disables it.
+        mano_joints_mask (str): Validity of ``loss_mano_joint_cam``:
+            ``'truncation'`` (default): ``mano_joints_valid``, a fit exists
+            and the joint lies inside the crop; ``'fit'``: every joint of a
+            time step with a MANO fit (``mano_valid``), truncated ones
+            included, as the official BlurHandNet.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -100,8 +108,14 @@ class BlurHandHead(BaseHead):
                      type='MaskedL1Loss', loss_weight=1.),
                  loss_camera_depth: OptConfigType = None,
                  loss_heatmap: OptConfigType = None,
+                 mano_joints_mask: str = 'truncation',
                  init_cfg: OptConfigType = None):
         super().__init__(init_cfg=init_cfg)
+        if mano_joints_mask not in MANO_JOINTS_MASKS:
+            raise ValueError(
+                'BlurHandHead: `mano_joints_mask` must be one of '
+                f'{MANO_JOINTS_MASKS}, got {mano_joints_mask!r}.')
+        self.mano_joints_mask = mano_joints_mask
         self.ktformer = MODELS.build(ktformer)
         self.regressor = MODELS.build(regressor)
         self.loss_joint_img = MODELS.build(loss_joint_img)
@@ -218,7 +232,8 @@ class BlurHandHead(BaseHead):
             loss_joint_cam=self.loss_joint_cam(joints_cam, gt['joints_cam'],
                                                gt['joints_cam_valid']),
             loss_mano_joint_cam=self.loss_mano_joint_cam(
-                joints_cam, gt['mano_joints_cam'], gt['mano_joints_valid']),
+                joints_cam, gt['mano_joints_cam'],
+                self.mano_joints_weight(gt)),
             loss_mano_pose=self.loss_mano_pose(
                 ordered('mano_pose'), gt['mano_pose'], gt['mano_valid']),
             loss_mano_shape=self.loss_mano_shape(
@@ -233,6 +248,14 @@ class BlurHandHead(BaseHead):
                 ordered('unfolder_heatmaps'), gt['joints_2d'],
                 gt['joints_2d_valid'])
         return losses
+
+    def mano_joints_weight(self, gt: Dict[str, Tensor]) -> Tensor:
+        """``(B, T, J)`` validity of the MANO-fit joint targets, see
+        ``mano_joints_mask``."""
+        if self.mano_joints_mask == 'truncation':
+            return gt['mano_joints_valid']
+        return gt['mano_valid'].unsqueeze(-1).expand_as(
+            gt['mano_joints_valid'])
 
     @staticmethod
     def camera_depth_loss(loss_module: nn.Module, camera: VirtualCamera,

@@ -5,6 +5,7 @@ Reference: Oh et al., CVPR 2023, Sec. 4.3 (after the kinematic-tree pose
 decoding of Wan et al., "Encoder-decoder with multi-level attention for 3D
 human shape and pose estimation", ICCV 2021).
 """
+import math
 from dataclasses import dataclass, fields
 from typing import Dict, Optional, Sequence
 
@@ -17,6 +18,10 @@ from mmblurhand.registry import MODELS
 from ..utils.camera import VirtualCamera
 from ..utils.rotations import (matrix_to_axis_angle, matrix_to_rot6d,
                                rot6d_to_matrix)
+
+
+#: Values of :class:`ManoRegressor`'s ``pose_init``.
+POSE_INITS = ('normal', 'xavier_normal')
 
 
 def kinematic_depths(parents: Sequence[int]) -> np.ndarray:
@@ -86,6 +91,7 @@ class KinematicTreePoseHeads(nn.Module):
         parents = np.asarray(parents, dtype=np.int64).reshape(-1)
         self.num_joints = len(parents)
         self.in_features = in_features
+        self.depths = tuple(int(d) for d in depths)
         r = self.rot_dims
         self.feature_heads = nn.Linear(in_features, self.num_joints * r)
         self.ancestor_weights = nn.ParameterList()
@@ -115,12 +121,41 @@ class KinematicTreePoseHeads(nn.Module):
             'identity_rot6d', matrix_to_rot6d(torch.eye(3)), persistent=False)
         self.reset_parameters()
 
-    def reset_parameters(self, std: float = 0.01) -> None:
-        """Normal(0, ``std``) weights and zero biases (official init)."""
-        nn.init.normal_(self.feature_heads.weight, std=std)
+    def reset_parameters(self, std: float = 0.01,
+                         mode: str = 'normal') -> None:
+        """Initialise the heads; biases are zero.
+
+        Args:
+            std (float): Std of ``mode='normal'``. Defaults to 0.01.
+            mode (str): ``'normal'`` (default): N(0, ``std``) weights (the
+                official BlurHandNet init); ``'xavier_normal'``: each
+                joint's head ``W_p`` (``6 x (F + 6 depth_p)``) is
+                Xavier-normal over its own fans, std
+                ``sqrt(2 / (F + 6 depth_p + 6))`` (the official
+                multi-hypothesis init of its per-joint ``nn.Linear``).
+        """
+        if mode not in POSE_INITS:
+            raise ValueError(f'KinematicTreePoseHeads: `mode` must be one of '
+                             f'{POSE_INITS}, got {mode!r}.')
         nn.init.zeros_(self.feature_heads.bias)
-        for weight in self.ancestor_weights:
-            nn.init.normal_(weight, std=std)
+        r = self.rot_dims
+        if mode == 'normal':
+            nn.init.normal_(self.feature_heads.weight, std=std)
+            for weight in self.ancestor_weights:
+                nn.init.normal_(weight, std=std)
+            return
+        depth_std = [
+            math.sqrt(2.0 / (self.in_features + r * depth + r))
+            for depth in range(self.num_depths)
+        ]
+        weight = self.feature_heads.weight
+        row_std = torch.tensor([depth_std[d] for d in self.depths],
+                               dtype=weight.dtype, device=weight.device)
+        with torch.no_grad():
+            nn.init.normal_(weight)
+            weight.mul_(row_std.repeat_interleave(r).unsqueeze(1))
+        for depth, ancestor in enumerate(self.ancestor_weights, start=1):
+            nn.init.normal_(ancestor, std=depth_std[depth])
 
     def forward(self, features: Tensor) -> Tensor:
         """Predict every joint's 6D rotation.
@@ -224,7 +259,12 @@ class ManoRegressor(BaseModule):
             units. Defaults to 32.
         pose_init_std (float): Std of the normal init of the pose heads'
             weights (zero outputs = the MANO mean pose). Defaults to 0.01
-            (official).
+            (official BlurHandNet).
+        pose_init (str): ``'normal'`` (default, N(0, ``pose_init_std``)) or
+            ``'xavier_normal'`` (the official multi-hypothesis init: each
+            joint's head Xavier-normal over its own fans, see
+            :meth:`KinematicTreePoseHeads.reset_parameters`). The shape and
+            camera linears follow ``init_cfg``.
         pose_identity_offset (bool): The pose heads predict offsets from
             the identity rotation's 6D vector (default, see
             :class:`KinematicTreePoseHeads`); ``False`` is the official
@@ -252,6 +292,7 @@ class ManoRegressor(BaseModule):
                  coord_mode: str = 'root_relative',
                  coord_scale: float = 32.,
                  pose_init_std: float = 0.01,
+                 pose_init: str = 'normal',
                  pose_identity_offset: bool = True,
                  mano_cfg: dict = dict(type='ManoLayer', model_path=None),
                  camera_cfg: dict = dict(
@@ -276,6 +317,10 @@ class ManoRegressor(BaseModule):
         self.coord_mode = coord_mode
         self.coord_scale = coord_scale
         self.pose_init_std = pose_init_std
+        if pose_init not in POSE_INITS:
+            raise ValueError(f'ManoRegressor: `pose_init` must be one of '
+                             f'{POSE_INITS}, got {pose_init!r}.')
+        self.pose_init = pose_init
         self.mano = MODELS.build(mano_cfg)
         # The MANO layer's tensors are fixed model data, not parameters.
         for param in self.mano.parameters():
@@ -295,7 +340,7 @@ class ManoRegressor(BaseModule):
         """Initialise the linears, then reset the pose heads' ancestor
         weights (plain parameters that ``init_cfg`` does not reach)."""
         super().init_weights()
-        self.pose_heads.reset_parameters(self.pose_init_std)
+        self.pose_heads.reset_parameters(self.pose_init_std, self.pose_init)
 
     def regress_pose(self, joint_feats: Tensor, joints: Tensor) -> Tensor:
         """Axis-angle MANO pose per step from joint features and coords.

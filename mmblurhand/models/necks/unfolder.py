@@ -4,6 +4,7 @@
 Reference: Oh et al., "Recovering 3D Hand Mesh Sequence from a Single Blurry
 Image: A New Dataset and Temporal Unfolding", CVPR 2023, Sec. 4.1.
 """
+import math
 from dataclasses import dataclass
 from typing import Sequence, Tuple
 
@@ -65,6 +66,37 @@ def sample_point_features(feature_maps: Tensor,
         mode='bilinear',
         align_corners=convention == 'official')
     return sampled.squeeze(-1).transpose(1, 2)
+
+
+#: Values of :class:`Unfolder`'s ``conv_init``.
+CONV_INITS = ('init_cfg', 'xavier_normal')
+
+
+def per_step_xavier_std(conv: nn.Module, num_steps: int) -> float:
+    """Xavier-normal std (gain 1) of one step's slice of an Unfolder layer.
+
+    Every Unfolder convolution stacks the T decoders along its output
+    channels; it reads either a backbone feature shared by all steps
+    (``groups=1``) or the steps' own features (``groups=T``). One decoder's
+    layer therefore has ``C_in = in_channels / groups`` inputs and
+    ``C_out = out_channels / T`` outputs, and Xavier's
+    ``fan_in + fan_out`` is ``(C_in + C_out) k_h k_w`` for convolutions and
+    transposed convolutions alike.
+
+    Args:
+        conv (nn.Conv2d | nn.ConvTranspose2d): A step-stacked layer.
+        num_steps (int): ``T``.
+
+    Returns:
+        float: ``sqrt(2 / ((C_in + C_out) k_h k_w))``.
+    """
+    if conv.out_channels % num_steps:
+        raise ValueError(
+            f'per_step_xavier_std: {conv} has {conv.out_channels} output '
+            f'channels, not a multiple of the {num_steps} steps.')
+    fan_sum = (conv.in_channels // conv.groups +
+               conv.out_channels // num_steps) * math.prod(conv.kernel_size)
+    return math.sqrt(2.0 / fan_sum)
 
 
 class _GroupedBNReLU(nn.Sequential):
@@ -135,6 +167,15 @@ class Unfolder(BaseModule):
             (the official code: expected cell index ``i`` over ``S`` and
             ``align_corners=True`` sampling at the index; needed to run
             official weights, used by the paper configs).
+        conv_init (str): Initialisation of the (transposed) convolutions:
+            ``'init_cfg'`` (default) leaves them to ``init_cfg`` (the
+            official BlurHandNet N(0, 0.001)); ``'xavier_normal'`` is the
+            official multi-hypothesis init: Xavier-normal weights with the
+            fan-in and fan-out of one per-step decoder, i.e. std
+            ``sqrt(2 / ((C_in + C_out) k^2))`` with ``C_in``/``C_out`` the
+            channels of one decoder's layer (MMEngine's ``XavierInit`` would
+            use the fans of the T grouped decoders together), zero biases.
+            BatchNorm still follows ``init_cfg``.
         init_cfg (dict | list[dict], optional): Initialisation config.
             Defaults to the official N(0, 0.001) for (transposed)
             convolutions and 1/0 for BatchNorm.
@@ -150,6 +191,7 @@ class Unfolder(BaseModule):
                  heatmap_depth: int = 32,
                  logit_scale: float = 1.0,
                  coord_convention: str = 'cell_centre',
+                 conv_init: str = 'init_cfg',
                  init_cfg=(dict(
                      type='Normal',
                      layer=['Conv2d', 'ConvTranspose2d'],
@@ -164,6 +206,10 @@ class Unfolder(BaseModule):
         self.logit_scale = float(logit_scale)
         self.coord_convention = check_coord_convention(
             coord_convention, 'Unfolder')
+        if conv_init not in CONV_INITS:
+            raise ValueError(f'Unfolder: `conv_init` must be one of '
+                             f'{CONV_INITS}, got {conv_init!r}.')
+        self.conv_init = conv_init
         num_stages = len(in_channels) - 1
         if num_stages < 1:
             raise ValueError('Unfolder: `in_channels` needs at least two '
@@ -230,6 +276,20 @@ class Unfolder(BaseModule):
             num_joints * self._proj_per_joint * steps,
             kernel_size=1,
             groups=steps)
+
+    def init_weights(self) -> None:
+        """``init_cfg``, then the per-decoder Xavier init of the
+        (transposed) convolutions when ``conv_init='xavier_normal'``."""
+        first_time = not self._is_init
+        super().init_weights()
+        if self.conv_init != 'xavier_normal' or not first_time:
+            return
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+                std = per_step_xavier_std(module, self.num_steps)
+                nn.init.normal_(module.weight, std=std)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
 
     def _check_inputs(self, feats: Sequence[Tensor]) -> Tuple[Tensor]:
         if isinstance(feats, Tensor):
