@@ -131,6 +131,8 @@ model = dict(
         # 'time_step': one best hypothesis per image and time step (official
         # code); 'sequence': one per image (paper eqs. 2-4)
         assigner=dict(type='BestOfKAssigner', mode='time_step'),
+        # official: the closest hypothesis to the annotated joints only
+        assign_to='joints',
         # official weights, normalised 2D units, one mean over all elements
         # of all time steps (masked ones count), as the official `.mean()`
         loss_joint_img=dict(

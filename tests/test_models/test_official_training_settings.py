@@ -15,7 +15,7 @@ from torch import nn
 from mmblurhand.datasets.transforms import GenerateBlurHandTargets
 from mmblurhand.datasets.transforms.hand_geometry import (get_crop_matrix,
                                                           project_points)
-from mmblurhand.models.heads import BlurHandHead
+from mmblurhand.models.heads import BlurHandHead, MultiHypothesisHead
 from mmblurhand.models.heads.mano_regressor import (KinematicTreePoseHeads,
                                                     ManoRegressor)
 from mmblurhand.models.losses import DiversityLoss
@@ -204,6 +204,32 @@ def test_mano_joint_loss_masked_by_fit_only():
         tiny_blurhand_head('all')
 
 
+def test_best_of_k_assigned_to_the_annotated_joints_only():
+    head = MultiHypothesisHead(
+        transformer=dict(type='MultiHypothesisTransformer', embed_dims=8,
+                         num_heads=2, num_layers=1, num_hypotheses=2),
+        regressor=dict(type='ManoRegressor', in_channels=8, coord_dims=2,
+                       global_channels=16,
+                       camera_cfg=dict(input_size=(64, 64))),
+        assigner=dict(type='BestOfKAssigner', mode='time_step'))
+    assert head.assign_to == 'joints_and_mano'
+    annotated = torch.zeros(1, 1, 21, 3)
+    mano = torch.full((1, 1, 21, 3), 0.01)
+    # hypothesis 0 is the annotated hand, hypothesis 1 the MANO fit
+    joints = torch.stack([annotated, mano], dim=1)  # (B, K, T, J, 3)
+    valid = torch.ones(1, 1, 21)
+    annotated_valid = valid.clone()
+    annotated_valid[..., 10:] = 0  # 10 annotated joints vs 21 MANO joints
+    gt = dict(joints_cam=annotated, joints_cam_valid=annotated_valid,
+              mano_joints_cam=mano, mano_joints_valid=valid)
+    # both sets: hypothesis 1 is off by 10 of 31 joints, hypothesis 0 by 21
+    assert head.assign(joints, gt).tolist() == [[1]]
+    head.assign_to = 'joints'  # official: annotated joints only
+    assert head.assign(joints, gt).tolist() == [[0]]
+    with pytest.raises(ValueError, match='assign_to'):
+        MultiHypothesisHead(assign_to='mano')
+
+
 def _target_results(shape):
     joints = np.zeros((1, 21, 3), np.float32)
     joints[0, :, 2] = 0.5
@@ -298,6 +324,7 @@ def test_mh_paper_configs_train_as_the_official_code():
                                 layer='Linear',
                                 bias=0.)
     assert model.head.assigner.mode == 'time_step'
+    assert model.head.assign_to == 'joints'
     assert model.head.loss_diversity == dict(type='DiversityLoss',
                                              alpha=1.,
                                              p=2,

@@ -18,6 +18,10 @@ from ..necks.unfolder import UnfolderOutput
 from .blurhand_head import BlurHandHead
 
 
+#: Values of :class:`MultiHypothesisHead`'s ``assign_to``.
+ASSIGN_TARGETS = ('joints_and_mano', 'joints')
+
+
 @MODELS.register_module()
 class MultiHypothesisHead(BaseHead):
     """Hypothesis transformer and MANO regressor, with best-of-K losses.
@@ -42,8 +46,9 @@ class MultiHypothesisHead(BaseHead):
     - best of K (eqs. 2-4): the :class:`BestOfKAssigner` picks for every
       image (``mode='sequence'``, default) or every image and time step
       (``'time_step'``, official code) the hypothesis whose joints are
-      closest to the ground truth (annotated and MANO-fit joints, each where
-      valid); ``loss_joint_cam`` (10), ``loss_mano_joint_cam`` (10),
+      closest to the ground truth (``assign_to``: annotated and MANO-fit
+      joints, or annotated joints only, each where valid);
+      ``loss_joint_cam`` (10), ``loss_mano_joint_cam`` (10),
       ``loss_joint_proj`` (2) and ``loss_mano_pose`` (1) are applied to that
       hypothesis only, so the others receive no gradient from them;
     - ``loss_mano_shape`` (1): the shared shape (outside the min, eq. 4);
@@ -74,6 +79,10 @@ class MultiHypothesisHead(BaseHead):
         loss_heatmap (dict, optional): Direct supervision of the Unfolder's
             2D heatmaps (not in the paper), e.g. ``dict(type='HeatmapKLLoss',
             sigma=1.)``; ``None`` (the default, as the paper) disables it.
+        assign_to (str): The ground truth of the best-of-K assignment:
+            ``'joints_and_mano'`` (default): the annotated and the MANO-fit
+            joints, each where valid; ``'joints'``: the annotated joints
+            only (the official code).
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -99,8 +108,14 @@ class MultiHypothesisHead(BaseHead):
                 type='DiversityLoss', alpha=10752., p=1, loss_weight=1.),
             loss_camera_depth: OptConfigType = None,
             loss_heatmap: OptConfigType = None,
+            assign_to: str = 'joints_and_mano',
             init_cfg: OptConfigType = None):
         super().__init__(init_cfg=init_cfg)
+        if assign_to not in ASSIGN_TARGETS:
+            raise ValueError(
+                'MultiHypothesisHead: `assign_to` must be one of '
+                f'{ASSIGN_TARGETS}, got {assign_to!r}.')
+        self.assign_to = assign_to
         self.transformer = MODELS.build(transformer)
         self.regressor = MODELS.build(regressor)
         if self.regressor.coord_dims != 2:
@@ -197,13 +212,7 @@ class MultiHypothesisHead(BaseHead):
         gt = BlurHandHead.gather_targets(
             batch_data_samples, device=preds['joints_cam'].device)
         joints = preds['joints_cam']  # (B, K, T, J, 3)
-        # Closest hypothesis by mean joint distance to the annotated and
-        # the MANO-fit joints, each where valid.
-        indices, _ = self.assigner.assign(
-            torch.cat([joints, joints], dim=3),
-            torch.cat([gt['joints_cam'], gt['mano_joints_cam']], dim=2),
-            torch.cat([gt['joints_cam_valid'], gt['mano_joints_valid']],
-                      dim=2))
+        indices = self.assign(joints, gt)
 
         def best(key: str) -> Tensor:
             return gather_hypotheses(preds[key], indices)
@@ -239,6 +248,29 @@ class MultiHypothesisHead(BaseHead):
                 gt['joints_2d_valid'])
         losses.update(self._log_errors(joints, gt))
         return losses
+
+    def assign(self, joints: Tensor, gt: Dict[str, Tensor]) -> Tensor:
+        """The best hypothesis: closest by mean joint distance to the
+        ground truth that ``assign_to`` names, each joint where valid.
+
+        Args:
+            joints (Tensor): ``(B, K, T, J, 3)`` predicted joints (m).
+            gt (dict[str, Tensor]): :meth:`BlurHandHead.gather_targets`.
+
+        Returns:
+            Tensor: Long indices, ``(B, T)`` (with ``mode='sequence'`` the
+            same hypothesis at every step).
+        """
+        if self.assign_to == 'joints':
+            indices, _ = self.assigner.assign(joints, gt['joints_cam'],
+                                              gt['joints_cam_valid'])
+            return indices
+        indices, _ = self.assigner.assign(
+            torch.cat([joints, joints], dim=3),
+            torch.cat([gt['joints_cam'], gt['mano_joints_cam']], dim=2),
+            torch.cat([gt['joints_cam_valid'], gt['mano_joints_valid']],
+                      dim=2))
+        return indices
 
     @staticmethod
     @torch.no_grad()
