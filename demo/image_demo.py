@@ -5,6 +5,7 @@
         [--bbox X1 Y1 X2 Y2 ... | --bbox-file JSON] [--hand-type right|left]
         [--top-n N] [--device cpu] [--mesh-format obj|ply]
         [--det-model TASK_FILE] [--allow-skipped] [--trust-checkpoint]
+        [--backend pytorch|onnxruntime] [--precision fp32|bf16|int8]
 
 Without boxes (or a detector) the whole image is the hand crop.
 
@@ -95,6 +96,20 @@ def parse_args(argv=None):
         '%(default)s)')
     parser.add_argument(
         '--device', default='cpu', help='cpu or cuda:N (default: cpu)')
+    parser.add_argument(
+        '--backend',
+        choices=['pytorch', 'onnxruntime'],
+        default='pytorch',
+        help='pytorch, or onnxruntime: the network exported to ONNX on first '
+        'use and cached (MMBLURHAND_CACHE_DIR, default '
+        '~/.cache/mmblurhand/onnx) (default: %(default)s)')
+    parser.add_argument(
+        '--precision',
+        choices=['fp32', 'bf16', 'int8'],
+        default='fp32',
+        help='fp32; bf16 (pytorch only: bf16 network, MANO in fp32); int8 '
+        '(dynamic int8 linear layers, CPU). Accuracy cost per precision: '
+        'docs/benchmarks.md (default: %(default)s)')
     parser.add_argument(
         '--mesh-format',
         choices=['obj', 'ply'],
@@ -255,9 +270,11 @@ class Demo:
                 args.config,
                 args.checkpoint,
                 args.device,
-                trust_checkpoint=args.trust_checkpoint)
-        except CheckpointMismatchError as err:
-            raise DemoError(str(err)) from err
+                trust_checkpoint=args.trust_checkpoint,
+                backend=args.backend,
+                precision=args.precision)
+        except (CheckpointMismatchError, ValueError) as err:
+            raise DemoError(str(err).splitlines()[0]) from err
         except RuntimeError as err:
             raise DemoError(str(err).splitlines()[0]) from err
         if self.model.mesh_faces is None:

@@ -114,7 +114,10 @@ def init_model(config: Union[str, Path, Config],
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
                cfg_options: Optional[dict] = None,
-               trust_checkpoint: bool = False) -> nn.Module:
+               trust_checkpoint: bool = False,
+               backend: str = 'pytorch',
+               precision: str = 'fp32',
+               cache_dir: Optional[str] = None) -> nn.Module:
     """Build a model from a config and load a checkpoint into it.
 
     The weights must match the model exactly (every key and shape); a
@@ -137,10 +140,28 @@ def init_model(config: Union[str, Path, Config],
             (e.g. its ``meta`` holds custom classes). Defaults to False:
             the checkpoint is loaded with ``weights_only=True`` and the
             allow-list of :mod:`mmblurhand.utils.checkpoint`.
+        backend (str): ``'pytorch'`` (default): the estimator itself;
+            ``'onnxruntime'``: an
+            :class:`~mmblurhand.deployment.OnnxRuntimeEstimator` whose
+            network runs in ONNX Runtime, exported on first use into the
+            ONNX cache (keyed by config, checkpoint content and precision;
+            ``docs/benchmarks.md``, :mod:`mmblurhand.deployment.onnx_cache`).
+            Both give the same ``pred_instances`` through
+            :func:`inference_blurhand`.
+        precision (str): ``'fp32'`` (default); ``'bf16'`` (PyTorch only:
+            bf16 weights of the convolution, linear and attention layers
+            run under autocast, the MANO regressor and MANO in float32;
+            :mod:`mmblurhand.deployment.precision`); ``'int8'`` (dynamic
+            int8 linear layers / matrix products; CPU). The accuracy cost
+            of each is measured in ``docs/benchmarks.md``.
+        cache_dir (str, optional): ONNX cache folder (``backend=
+            'onnxruntime'``). Defaults to ``$MMBLURHAND_CACHE_DIR`` or
+            ``~/.cache/mmblurhand/onnx``.
 
     Returns:
         nn.Module: The model in eval mode on ``device``, with ``cfg`` (the
-        config) and ``dataset_meta`` (from the checkpoint, if any) set.
+        config) and ``dataset_meta`` (from the checkpoint, if any) set, and
+        ``inference_backend`` / ``inference_precision``.
 
     Raises:
         FileNotFoundError: The config or the checkpoint does not exist.
@@ -150,11 +171,16 @@ def init_model(config: Union[str, Path, Config],
             allow-list (named in the message) and ``trust_checkpoint`` is
             False; nothing of it ran.
         RuntimeError: ``device`` is a CUDA device but CUDA is unavailable.
+        ValueError: Unknown ``backend`` / ``precision``, or a pair that
+            does not exist (``onnxruntime`` + ``bf16``; ``pytorch`` +
+            ``int8`` off the CPU).
     """
+    from mmblurhand.deployment.precision import check_backend_precision
     from mmblurhand.registry import MODELS
     from mmblurhand.utils import register_all_modules
     from mmblurhand.visualization.mesh_visualizer import find_mesh_faces
 
+    check_backend_precision(backend, precision, device)
     config = _load_config(config, cfg_options)
     if str(device).startswith('cuda') and not torch.cuda.is_available():
         raise RuntimeError(f'device "{device}" was requested but CUDA is not '
@@ -195,9 +221,16 @@ def init_model(config: Union[str, Path, Config],
     model.cfg = config
     model.dataset_meta = dataset_meta
     model.mesh_faces = find_mesh_faces(model)
-    model.to(device)
     model.eval()
-    return model
+    if backend == 'onnxruntime':
+        from mmblurhand.deployment.onnxruntime_model import \
+            build_onnxruntime_model
+        return build_onnxruntime_model(
+            model, config, checkpoint, precision, device, cache_dir=cache_dir)
+    model.to(device)
+    from mmblurhand.deployment.precision import apply_precision
+    model.inference_backend = 'pytorch'
+    return apply_precision(model, precision, device)
 
 
 def build_inference_pipeline(config: Config) -> Compose:

@@ -1,13 +1,13 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Export mmblurhand models to ONNX and check them with onnxruntime."""
 import warnings
-from typing import Dict, Optional, Sequence, Tuple
+from typing import IO, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from torch import nn
 
-from .wrapper import INPUT_NAME, OUTPUT_NAMES, HandMeshExportWrapper
+from .wrapper import INPUT_NAME, OUTPUT_NAMES
 
 #: Default opset (>= 17 for LayerNormalization; grid_sample needs >= 16).
 DEFAULT_OPSET = 17
@@ -20,28 +20,37 @@ DEFAULT_OPSET = 17
 DEFAULT_ATOL = dict(vertices=1e-4, joints=1e-4, pose=1e-3, scores=1e-4)
 
 
-def export_onnx(wrapper: HandMeshExportWrapper,
-                out_file: str,
+def export_onnx(wrapper: nn.Module,
+                out_file: Union[str, IO[bytes]],
                 input_size: Tuple[int, int],
                 batch_size: int = 1,
                 opset: int = DEFAULT_OPSET,
-                dynamic_batch: bool = True) -> str:
+                dynamic_batch: bool = True,
+                input_name: str = INPUT_NAME,
+                output_names: Sequence[str] = OUTPUT_NAMES):
     """Export a wrapped model with a dynamic batch axis.
 
     Uses the TorchScript-based exporter (``dynamo=False``), which needs no
     extra package; opset ``>= 17``.
 
     Args:
-        wrapper (HandMeshExportWrapper): The model, in eval mode.
-        out_file (str): Output ``.onnx`` path.
+        wrapper (nn.Module): The model, in eval mode: a
+            :class:`HandMeshExportWrapper` (default names) or any module
+            mapping one ``(B, 3, H, W)`` tensor to a tuple of tensors.
+        out_file (str | file-like): Output ``.onnx`` path, or a binary
+            file object (e.g. ``io.BytesIO``) to write to.
         input_size (tuple[int, int]): ``(w, h)`` of the input crop.
         batch_size (int): Batch size of the example input. Defaults to 1.
         opset (int): ONNX opset. Defaults to :data:`DEFAULT_OPSET`.
         dynamic_batch (bool): Make axis 0 of every input and output
             dynamic. Defaults to True.
+        input_name (str): Name of the graph input. Defaults to
+            :data:`INPUT_NAME`.
+        output_names (Sequence[str]): Names of the outputs, in the
+            wrapper's order. Defaults to :data:`OUTPUT_NAMES`.
 
     Returns:
-        str: ``out_file``.
+        str | file-like: ``out_file``.
     """
     if opset < 17:
         raise ValueError(f'export_onnx: opset must be >= 17, got {opset}.')
@@ -58,7 +67,7 @@ def export_onnx(wrapper: HandMeshExportWrapper,
             name: {
                 0: 'batch'
             }
-            for name in (INPUT_NAME, ) + OUTPUT_NAMES
+            for name in (input_name, ) + tuple(output_names)
         }
     fastpath = torch.backends.mha.get_fastpath_enabled()
     with warnings.catch_warnings():
@@ -74,8 +83,8 @@ def export_onnx(wrapper: HandMeshExportWrapper,
                 torch.onnx.export(
                     wrapper, (example, ),
                     out_file,
-                    input_names=[INPUT_NAME],
-                    output_names=list(OUTPUT_NAMES),
+                    input_names=[input_name],
+                    output_names=list(output_names),
                     opset_version=opset,
                     dynamic_axes=dynamic_axes,
                     do_constant_folding=True,
@@ -95,12 +104,17 @@ class OnnxRuntimeModel:
             onnxruntime decide.
         providers (Sequence[str], optional): Execution providers. Defaults
             to ``('CPUExecutionProvider', )``.
+        spin (bool, optional): Whether idle intra-op threads spin
+            (onnxruntime's ``session.intra_op.allow_spinning``). ``None``
+            keeps onnxruntime's default (spin); ``False`` suits a shared
+            machine, where spinning threads steal the cores the work needs.
     """
 
     def __init__(self,
                  onnx_file: str,
                  num_threads: Optional[int] = None,
-                 providers: Sequence[str] = ('CPUExecutionProvider', )):
+                 providers: Sequence[str] = ('CPUExecutionProvider', ),
+                 spin: Optional[bool] = None):
         try:
             import onnxruntime as ort
         except ImportError as err:
@@ -110,8 +124,13 @@ class OnnxRuntimeModel:
         options = ort.SessionOptions()
         if num_threads is not None:
             options.intra_op_num_threads = int(num_threads)
+            options.inter_op_num_threads = 1
+        if spin is not None:
+            options.add_session_config_entry(
+                'session.intra_op.allow_spinning', '1' if spin else '0')
         self.session = ort.InferenceSession(
             onnx_file, sess_options=options, providers=list(providers))
+        self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
 
     def __call__(self, image: np.ndarray) -> Dict[str, np.ndarray]:
@@ -124,7 +143,7 @@ class OnnxRuntimeModel:
             dict[str, np.ndarray]: Outputs by name (:data:`OUTPUT_NAMES`).
         """
         outputs = self.session.run(
-            None, {INPUT_NAME: np.ascontiguousarray(image, np.float32)})
+            None, {self.input_name: np.ascontiguousarray(image, np.float32)})
         return dict(zip(self.output_names, outputs))
 
 

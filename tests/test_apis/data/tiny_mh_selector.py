@@ -1,0 +1,40 @@
+# A tiny, randomly initialised selection model (K = 4 generator + learned
+# score decoder) for the back-end / precision tests (64x64 input).
+_base_ = ['./tiny_mh_blurhandnet.py']
+data_preprocessor = dict(
+    type='PoseDataPreprocessor',
+    mean=[0., 0., 0.],
+    std=[255., 255., 255.],
+    bgr_to_rgb=True)
+backbone = dict(
+    type='ResNet',
+    depth=18,
+    stem_channels=16,
+    base_channels=16,
+    out_indices=(1, 2, 3))
+neck = dict(
+    type='Unfolder',
+    in_channels=(32, 64, 128),
+    deconv_channels=(32, 16),
+    conv_channels=(32, 16),
+    heatmap_dims=2)
+model = dict(
+    _delete_=True,
+    type='MHSelector',
+    data_preprocessor=data_preprocessor,
+    generator={{_base_.model}},
+    generator_checkpoint=None,
+    backbone=backbone,
+    neck=neck,
+    head=dict(
+        type='HypothesisScoreDecoder',
+        embed_dims=16,
+        num_heads=2,
+        num_layers=1,
+        joint_in_channels=16,
+        context_in_channels=128,
+        num_hypotheses=4,
+        num_groups=4,
+        head_hidden_dims=8),
+    loss_rank=dict(type='CCRLoss', alpha=0.75, num_positive=2),
+    test_cfg=dict(num_select=2, aggregate=True))
