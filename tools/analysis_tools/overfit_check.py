@@ -53,6 +53,10 @@ def parse_args(argv=None):
         help='submodule to freeze (repeatable), e.g. neck, head.regressor')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
+        '--lr-decay-at', type=float, default=0.6,
+        help='learning rate x0.1 after this fraction of --max-iters '
+        '(default 0.6; negative: constant)')
+    parser.add_argument(
         '--work-dir', help='output folder (default: work_dirs/overfit/'
         '<config name>)')
     parser.add_argument(
@@ -127,6 +131,7 @@ def main(argv=None):
             rule=args.rule,
             freeze=args.freeze,
             seed=args.seed,
+            lr_decay_at=args.lr_decay_at if args.lr_decay_at >= 0 else None,
             progress=progress)
     except (KeyError, ValueError) as err:
         raise SystemExit(f'overfit_check: {err}')

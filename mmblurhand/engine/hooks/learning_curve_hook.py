@@ -152,5 +152,6 @@ class LearningCurveHook(Hook):
         runner.logger.info(
             'learning curve: ' + ', '.join(
                 f'{k} {v:.4g}' for k, v in row.items()
-                if k.startswith(('train_MPJPE', 'train_PA', 'unfolder',
-                                 'train_unfolder', 'train_top1'))))
+                if '/' not in k and k.startswith((
+                    'train_MPJPE', 'train_PA', 'unfolder', 'train_unfolder',
+                    'train_top1'))))

@@ -1,0 +1,4 @@
+# Training-recipe study: as the 6.4k config, on the first 1,600 images.
+_base_ = ['./blurhandnet_r18_recipe-6k4_synthetic-128x128.py']
+
+train_dataloader = dict(dataset=dict(indices=1600))
