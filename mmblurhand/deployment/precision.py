@@ -104,23 +104,27 @@ def cpu_has_bf16() -> bool:
 
 
 def fp32_islands(model: nn.Module,
-                 type_names: Sequence[str] = FP32_MODULE_TYPES
-                 ) -> List[nn.Module]:
-    """The outermost sub-modules of ``model`` whose class is in
-    ``type_names`` (those inside another island are covered by it).
+                 names: Sequence[str] = FP32_MODULE_TYPES) -> List[nn.Module]:
+    """The outermost sub-modules of ``model`` named in ``names`` (those
+    inside another island are covered by it).
 
     Args:
         model (nn.Module): A built estimator.
-        type_names (Sequence[str]): Class names.
+        names (Sequence[str]): Class names (e.g. ``'ManoRegressor'``) or
+            module paths (e.g. ``'neck.proj'``, matching every module whose
+            qualified name is or ends with ``.neck.proj``).
 
     Returns:
-        list[nn.Module]: The islands, in ``model.modules()`` order.
+        list[nn.Module]: The islands, in ``model.named_modules()`` order.
     """
     islands, covered = [], set()
-    for module in model.modules():
+    for qualname, module in model.named_modules():
         if id(module) in covered:
             continue
-        if type(module).__name__ in type_names:
+        match = type(module).__name__ in names or any(
+            '.' in name and (qualname == name or qualname.endswith(
+                '.' + name)) for name in names)
+        if match:
             islands.append(module)
             covered.update(id(m) for m in module.modules())
     return islands
@@ -212,7 +216,8 @@ def _covered_ids(modules: Iterable[nn.Module]) -> set:
 def convert_bf16(model: nn.Module,
                  device: Union[str, torch.device] = 'cpu',
                  fp32_types: Sequence[str] = FP32_MODULE_TYPES,
-                 autocast: bool = True) -> nn.Module:
+                 autocast: bool = True,
+                 cast_weights: bool = True) -> nn.Module:
     """bf16 inference in place: bf16 weights + autocast, fp32 islands.
 
     See the module docstring for why both. Parameters of other layers
@@ -227,6 +232,9 @@ def convert_bf16(model: nn.Module,
         autocast (bool): Register the autocast hooks on ``model``'s
             forward. Set False when another module (e.g. an export
             wrapper, see :func:`autocast_forward`) is the entry point.
+        cast_weights (bool): Store the layers' weights in bf16 (default).
+            False leaves them float32 (autocast then casts them on every
+            call; only to measure that alternative).
 
     Returns:
         nn.Module: ``model`` with ``inference_precision = 'bf16'``.
@@ -235,7 +243,8 @@ def convert_bf16(model: nn.Module,
     islands = fp32_islands(model, fp32_types)
     skip = _covered_ids(islands)
     for module in model.modules():
-        if id(module) not in skip and isinstance(module, BF16_LAYER_TYPES):
+        if cast_weights and id(module) not in skip and isinstance(
+                module, BF16_LAYER_TYPES):
             module.to(torch.bfloat16)
     handles = []
     for island in islands:
@@ -250,7 +259,8 @@ def convert_bf16(model: nn.Module,
 def convert_int8(model: nn.Module,
                  fp32_types: Sequence[str] = FP32_MODULE_TYPES
                  ) -> nn.Module:
-    """Dynamic int8 ``Linear`` layers outside the fp32 islands, in place.
+    """Dynamic int8 ``Linear`` layers outside the fp32 islands, in place
+    (weights per output channel, activations per tensor and call).
 
     Uses ``torch.ao.quantization.quantize_dynamic`` (deprecated upstream in
     favour of ``torchao``, still shipped with torch 2.13; its deprecation
@@ -285,10 +295,11 @@ def convert_int8(model: nn.Module,
             warnings.filterwarnings(
                 'ignore', message='.*torch.ao.quantization is deprecated.*')
             warnings.filterwarnings(
-                'ignore', message='.*quantize_per_tensor.*deprecated.*')
+                'ignore', message='.*quantize_per_(tensor|channel).*')
             warnings.simplefilter('ignore', DeprecationWarning)
+            from torch.ao.quantization import per_channel_dynamic_qconfig
             quantize_dynamic(
-                model, {name: torch.ao.quantization.default_dynamic_qconfig
+                model, {name: per_channel_dynamic_qconfig
                         for name in names},
                 dtype=torch.qint8,
                 inplace=True)

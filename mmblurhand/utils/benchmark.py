@@ -391,3 +391,168 @@ def format_table(rows: Sequence[Sequence[object]],
                      ' | '.join(c.ljust(w) for c, w in zip(row, widths)) +
                      ' |')
     return '\n'.join(lines)
+
+
+def interleave(variants: Dict[str, Callable[[], object]],
+               num_iters: int,
+               num_warmup: int = 1,
+               device: torch.device = torch.device('cpu'),
+               timers: Optional[Dict[str, Callable[[], float]]] = None
+               ) -> Dict[str, Dict[str, float]]:
+    """Time several variants round-robin: round ``r`` runs each once.
+
+    On a shared machine the load changes from minute to minute; running
+    the variants in turn exposes them to the same load, so the ratios of
+    their medians are trustworthy where absolute times are not.
+
+    Args:
+        variants (dict[str, Callable]): Name -> work, called without
+            arguments and timed around the call.
+        num_iters (int): Rounds (timed calls per variant).
+        num_warmup (int): Untimed calls per variant first. Defaults to 1.
+        device (torch.device): Synchronised around each call when CUDA.
+        timers (dict[str, Callable[[], float]], optional): Variants that
+            time themselves (e.g. in another process): called once per
+            round, they return milliseconds; also warmed up.
+
+    Returns:
+        dict[str, dict]: Name -> :func:`summarize_times` of its times,
+        in the order of ``variants`` then ``timers``.
+    """
+    timers = timers or {}
+    if num_iters < 1:
+        raise ValueError(f'interleave: num_iters must be >= 1, got '
+                         f'{num_iters}.')
+    names = list(variants) + [n for n in timers if n not in variants]
+    for _ in range(max(num_warmup, 0)):
+        for name in names:
+            (variants[name] if name in variants else timers[name])()
+    times = {name: [] for name in names}
+    for _ in range(num_iters):
+        for name in names:
+            if name in variants:
+                times[name].extend(
+                    time_function(variants[name], 1, 0, device))
+            else:
+                times[name].append(float(timers[name]()))
+    return {name: summarize_times(values) for name, values in times.items()}
+
+
+class OfficialRunner:
+    """An official research network in a child process, timed on demand.
+
+    Starts ``tools/analysis_tools/official_runner.py`` with ``python`` (the
+    official code's environment; it imports the official modules from
+    ``src`` at run time; nothing of them is part of mmblurhand) and talks
+    to it over pipes, one JSON line per request. Only one side computes
+    at a time, so with one thread each the two processes do not compete.
+
+    Args:
+        src (str): Root of an official checkout with a CPU mode (see
+            ``docs/official_checkpoints.md``).
+        model (str): ``'bh'``, ``'mh_gen'`` or ``'mh_sel'``.
+        python (str, optional): Interpreter. Defaults to this one.
+        threads (int): torch threads of the child. Defaults to 1.
+        input_size (tuple[int, int]): ``(w, h)``.
+        pythonpath (Sequence[str]): Extra ``PYTHONPATH`` entries for the
+            child (e.g. a folder with the official code's dependencies).
+        runner (str, optional): The runner script. Defaults to the
+            repository's.
+    """
+
+    def __init__(self,
+                 src: str,
+                 model: str,
+                 python: Optional[str] = None,
+                 threads: int = 1,
+                 input_size=(256, 256),
+                 pythonpath: Sequence[str] = (),
+                 runner: Optional[str] = None):
+        import subprocess
+        import sys
+        import tempfile
+        if not os.path.isdir(src):
+            raise FileNotFoundError(
+                f'official source "{src}" is not a folder; pass the root of '
+                'a CPU-capable official checkout (docs/official_'
+                'checkpoints.md).')
+        if runner is None:
+            root = os.path.dirname(os.path.dirname(os.path.dirname(
+                os.path.abspath(__file__))))
+            runner = os.path.join(root, 'tools', 'analysis_tools',
+                                  'official_runner.py')
+        env = dict(os.environ)
+        env['OMP_NUM_THREADS'] = str(threads)
+        if pythonpath:
+            env['PYTHONPATH'] = os.pathsep.join(
+                list(pythonpath) +
+                ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
+        self.model = model
+        # a file, not a pipe: a chatty child cannot block on a full pipe
+        self._stderr = tempfile.TemporaryFile(mode='w+')
+        self.process = subprocess.Popen(
+            [
+                python or sys.executable, runner, '--src', src, '--model',
+                model, '--threads',
+                str(threads), '--input-size',
+                str(input_size[0]),
+                str(input_size[1])
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            env=env)
+        first = self._read()
+        if 'error' in first:
+            self.close()
+            raise RuntimeError(
+                f'the official {model} network did not build from "{src}": '
+                f'{first["error"]}')
+
+    def _read(self) -> dict:
+        import json
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait(timeout=30)
+            self._stderr.seek(0)
+            err = self._stderr.read()
+            raise RuntimeError('the official runner exited without an '
+                               f'answer; its stderr ends with:\n'
+                               f'{err[-2000:]}')
+        return json.loads(line)
+
+    def _ask(self, **request) -> dict:
+        import json
+        self.process.stdin.write(json.dumps(request) + '\n')
+        self.process.stdin.flush()
+        answer = self._read()
+        if 'error' in answer:
+            raise RuntimeError(f'official runner: {answer["error"]}')
+        return answer
+
+    def info(self) -> dict:
+        """torch version, parameter count, model and threads of the child.
+        """
+        return self._ask(cmd='info')
+
+    def run(self, batch: int, repeat: int = 1) -> List[float]:
+        """Milliseconds of ``repeat`` forward passes at ``batch``."""
+        return self._ask(cmd='run', batch=batch, repeat=repeat)['ms']
+
+    def close(self) -> None:
+        """Stop the child."""
+        if self.process.poll() is None:
+            try:
+                self.process.stdin.write('{"cmd": "quit"}\n')
+                self.process.stdin.flush()
+                self.process.wait(timeout=30)
+            except (OSError, ValueError):
+                pass
+            finally:
+                if self.process.poll() is None:
+                    self.process.kill()
+        for stream in (self.process.stdin, self.process.stdout,
+                       self._stderr):
+            if stream is not None and not stream.closed:
+                stream.close()

@@ -30,8 +30,30 @@ checkpoint, or the config's random initialisation without one):
 A table goes to stdout and everything to ``--json``. Timings on a shared
 machine vary with its load: the JSON records the load average before and
 after; compare settings within one run.
+
+**Side by side** (``--variants`` and/or ``--official-src``): instead of the
+above, the network (``PredictionExportWrapper``: backbone to MANO meshes
+and the learned selector's logits, what ``predict`` runs) of each
+back-end/precision variant (``pytorch:fp32 pytorch:bf16 pytorch:int8
+onnxruntime:fp32 onnxruntime:int8``, built as ``init_model`` builds them)
+and, with ``--official-src SRC``, the official research network of the
+same kind (``tools/analysis_tools/official_runner.py`` in a child process,
+``--official-python`` of the official environment; imported from SRC at
+run time) are timed in interleaved rounds at batch 1 and ``--batch-size``
+(``--rounds`` rounds, medians), each variant's vertices checked against
+PyTorch fp32 (max distance, mm), and the speed-ups over the official code
+and over PyTorch fp32 reported. Example (one thread each, as
+docs/benchmarks.md measures)::
+
+    OMP_NUM_THREADS=1 python tools/analysis_tools/benchmark.py \
+        configs/mh_blurhandnet/mh-gen_r50_2xb24-30e_blurhand-256x256.py \
+        --variants pytorch:fp32 pytorch:bf16 onnxruntime:fp32 \
+        --official-src /path/to/Multi_Hypothesis_BlurHandNet \
+        --official-python /path/to/official-venv/bin/python \
+        --batch-size 8 --rounds 5 --threads 1 --json OUT
 """
 import argparse
+import copy
 import json
 import os
 import os.path as osp
@@ -39,6 +61,7 @@ import sys
 import tempfile
 import time
 
+import numpy as np
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.optim import build_optim_wrapper
@@ -47,10 +70,20 @@ from mmblurhand.deployment import (HandMeshExportWrapper, OnnxRuntimeModel,
                                    build_inference_model, compare_with_torch,
                                    config_input_size, export_onnx,
                                    stage_functions)
-from mmblurhand.utils.benchmark import (count_flops, count_parameters,
-                                        environment_info, format_table,
+from mmblurhand.deployment.onnxruntime_model import (PredictionExportWrapper,
+                                                    export_cached)
+from mmblurhand.deployment.precision import (apply_precision,
+                                             autocast_forward,
+                                             check_backend_precision)
+from mmblurhand.deployment.wrapper import model_kind
+from mmblurhand.utils.benchmark import (OfficialRunner, count_flops,
+                                        count_parameters, environment_info,
+                                        format_table, interleave,
                                         measure_peak_memory, summarize_times,
                                         time_function)
+
+#: Official network of each model kind (``official_runner.py --model``).
+OFFICIAL_OF_KIND = dict(single='bh', generator='mh_gen', selector='mh_sel')
 
 #: Keys every JSON report has (checked by the tests).
 REQUIRED_KEYS = ('params', 'flops', 'latency_ms', 'throughput_img_s',
@@ -105,11 +138,58 @@ def parse_args(argv=None):
     parser.add_argument(
         '--compile', action='store_true', help='torch.compile the forward')
     parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='training step with AmpOptimWrapper (bfloat16 autocast unless '
+        '--amp-dtype)')
+    parser.add_argument(
+        '--amp-dtype',
+        choices=['float16', 'bfloat16'],
+        default='bfloat16',
+        help='autocast dtype of --amp (default: %(default)s)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
         help='override config settings, e.g. '
         'model.head.transformer.num_hypotheses=32')
+    side = parser.add_argument_group(
+        'side by side', 'interleaved timing of back-ends, precisions and the '
+        'official code (see the module docstring)')
+    side.add_argument(
+        '--variants',
+        nargs='+',
+        metavar='BACKEND:PRECISION',
+        help='e.g. pytorch:fp32 pytorch:bf16 pytorch:int8 onnxruntime:fp32 '
+        'onnxruntime:int8')
+    side.add_argument(
+        '--official-src',
+        help='root of a CPU-capable official checkout: also time the '
+        'official network of the same kind')
+    side.add_argument(
+        '--official-model',
+        choices=['bh', 'mh_gen', 'mh_sel'],
+        help='official network (default: the config\'s kind)')
+    side.add_argument(
+        '--official-python',
+        help='Python of the official code\'s environment (default: this '
+        'one)')
+    side.add_argument(
+        '--official-pythonpath',
+        nargs='+',
+        default=[],
+        help='extra PYTHONPATH entries for the official runner')
+    side.add_argument(
+        '--rounds',
+        type=int,
+        help='interleaved rounds (default: --num-iters)')
+    side.add_argument(
+        '--cache-dir', help='ONNX cache folder of the onnxruntime variants')
+    side.add_argument(
+        '--compile-mode',
+        choices=['default', 'reduce-overhead', 'max-autotune'],
+        help='torch.compile the PyTorch variants (reduce-overhead: CUDA '
+        'graphs on GPUs)')
     return parser.parse_args(argv)
 
 
@@ -133,8 +213,19 @@ def measure_inference(forward, images, args, device):
 
 
 def measure_train_step(cfg, model, size, args, device):
-    """Time one optimiser step on a fake batch; returns stats and memory.
+    """Time one optimiser step on a fake batch.
+
+    With ``--amp``: on CUDA the config's optimiser wrapper becomes
+    MMEngine's ``AmpOptimWrapper`` (``--amp-dtype``); on the CPU, where
+    MMEngine refuses that wrapper, the step runs inside
+    ``torch.autocast('cpu', bfloat16)`` (what the wrapper would do; bf16
+    needs no loss scale).
+
+    Returns:
+        tuple: Time stats, peak memory, the optimiser wrapper's class name
+        and the dtype the backbone's output had during the step.
     """
+    import contextlib
     from mmblurhand.testing import get_packed_inputs
     num_steps = int(cfg.get('num_steps', 3))
     num_joints = int(cfg.get('num_joints', 21))
@@ -144,16 +235,39 @@ def measure_train_step(cfg, model, size, args, device):
         num_joints=num_joints,
         input_size=tuple(size),
         seed=0)
+    cpu_autocast = args.amp and device.type == 'cpu'
+    if args.amp and not cpu_autocast:
+        from mmblurhand.engine.amp import enable_amp
+        cfg = copy.deepcopy(cfg)
+        enable_amp(cfg, args.amp_dtype)
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    seen = {}
+
+    def record_dtype(module, inputs, outputs):
+        seen.setdefault('dtype', str(outputs[-1].dtype))
+
+    backbone = getattr(model, 'backbone', None)
+    hook = None if backbone is None else backbone.register_forward_hook(
+        record_dtype)
+
+    def step():
+        context = torch.autocast('cpu', dtype=getattr(
+            torch, args.amp_dtype)) if cpu_autocast else \
+            contextlib.nullcontext()
+        with context:
+            return model.train_step(data, optim_wrapper)
+
     model.train()
     try:
         with measure_peak_memory(device) as mem:
-            times = time_function(
-                lambda: model.train_step(data, optim_wrapper),
-                args.num_iters, args.num_warmup, device)
+            times = time_function(step, args.num_iters, args.num_warmup,
+                                  device)
     finally:
         model.eval()
-    return summarize_times(times), mem
+        if hook is not None:
+            hook.remove()
+    return (summarize_times(times), mem, type(optim_wrapper).__name__,
+            seen.get('dtype'))
 
 
 def measure_onnx(wrapper, size, batch_sizes, args, device, report):
@@ -180,6 +294,176 @@ def measure_onnx(wrapper, size, batch_sizes, args, device, report):
     report['onnxruntime_throughput_img_s'] = throughput
     os.remove(onnx_file)
     os.rmdir(tmp)
+
+
+def parse_variants(specs, device):
+    """``['pytorch:bf16', ...]`` -> ``[('pytorch', 'bf16'), ...]``."""
+    variants = []
+    for spec in specs or []:
+        backend, sep, precision = spec.partition(':')
+        if not sep:
+            raise ValueError(f'--variants: "{spec}" is not BACKEND:PRECISION'
+                             ' (e.g. pytorch:bf16).')
+        check_backend_precision(backend, precision, device)
+        variants.append((backend, precision))
+    return variants
+
+
+def build_variant(base, backend, precision, cfg, args, size, device):
+    """A callable ``fn(inputs) -> outputs`` running ``base``'s network as
+    ``init_model(backend=..., precision=...)`` would."""
+    if backend == 'onnxruntime':
+        from mmblurhand.deployment import OnnxRuntimeModel
+        onnx_file, _ = export_cached(base.cpu(), cfg, args.checkpoint,
+                                     precision, size, args.cache_dir)
+        base.to(device)
+        providers = ['CPUExecutionProvider']
+        if device.type == 'cuda':
+            providers.insert(0, 'CUDAExecutionProvider')
+        runtime = OnnxRuntimeModel(
+            onnx_file,
+            num_threads=torch.get_num_threads(),
+            providers=providers)
+
+        def run_ort(inputs):
+            outputs = runtime(inputs.cpu().numpy())
+            return tuple(outputs[name] for name in runtime.output_names)
+
+        return run_ort
+    model = base if precision == 'fp32' else copy.deepcopy(base)
+    apply_precision(model, precision, device, autocast=False)
+    wrapper = PredictionExportWrapper(model).eval()
+    if precision == 'bf16':
+        autocast_forward(wrapper, device.type, torch.bfloat16)
+    forward = wrapper
+    if args.compile_mode:
+        forward = torch.compile(wrapper, mode=args.compile_mode)
+    return forward
+
+
+def _vertex_distance_mm(outputs, reference) -> float:
+    """Largest vertex distance (mm) of a variant's outputs to fp32's."""
+    index = 4  # HEAD_OUTPUTS: vertices
+    got = outputs[index]
+    got = got.float().cpu() if torch.is_tensor(got) else torch.from_numpy(
+        np.asarray(got, np.float32))
+    return float((got - reference[index].float().cpu()).norm(dim=-1).max() *
+                 1000.)
+
+
+def side_by_side(args, cfg, size, device) -> dict:
+    """The side-by-side mode (module docstring)."""
+    variants = parse_variants(args.variants, device)
+    rounds = args.rounds or args.num_iters
+    # seeded: without a checkpoint the random weights (and so the ONNX
+    # cache key of the onnxruntime variants) are the same on every run
+    torch.manual_seed(0)
+    base = build_inference_model(cfg, args.checkpoint, device)
+    kind = model_kind(base)
+    report = dict(
+        config=args.config,
+        checkpoint=args.checkpoint,
+        input_size=list(size),
+        mode='side_by_side',
+        kind=kind,
+        settings=dict(
+            batch_size=args.batch_size,
+            rounds=rounds,
+            num_warmup=args.num_warmup,
+            variants=[f'{b}:{p}' for b, p in variants],
+            compile_mode=args.compile_mode,
+            cfg_options=args.cfg_options),
+        environment=environment_info(device))
+    batch_sizes = sorted({1, args.batch_size})
+    w, h = size
+    torch.manual_seed(0)
+    inputs = {b: torch.randn(b, 3, h, w, device=device) for b in batch_sizes}
+    with torch.inference_mode():
+        reference = PredictionExportWrapper(base)(inputs[1])
+    runners = {}
+    for backend, precision in variants:
+        name = f'{backend}:{precision}'
+        fn = build_variant(base, backend, precision, cfg, args, size, device)
+        with torch.inference_mode():
+            report.setdefault('max_vertex_diff_mm', {})[name] = \
+                _vertex_distance_mm(fn(inputs[1]), reference)
+        runners[name] = fn
+    official = None
+    if args.official_src:
+        which = args.official_model or OFFICIAL_OF_KIND[kind]
+        official = OfficialRunner(
+            args.official_src,
+            which,
+            python=args.official_python,
+            threads=torch.get_num_threads(),
+            input_size=size,
+            pythonpath=args.official_pythonpath)
+        report['official'] = dict(official.info(), src=args.official_src)
+    try:
+        report['median_ms'], report['timings'] = {}, {}
+        for batch in batch_sizes:
+            calls = {
+                name: (lambda fn=fn, batch=batch: fn(inputs[batch]))
+                for name, fn in runners.items()
+            }
+            timers = {}
+            if official is not None:
+                timers['official'] = lambda batch=batch: official.run(batch)[0]
+            with torch.inference_mode():
+                stats = interleave(calls, rounds, args.num_warmup, device,
+                                   timers)
+            report['timings'][str(batch)] = stats
+            report['median_ms'][str(batch)] = {
+                name: value['median']
+                for name, value in stats.items()
+            }
+    finally:
+        if official is not None:
+            official.close()
+    report['speedup_vs_official'] = {}
+    report['speedup_vs_pytorch_fp32'] = {}
+    for batch, medians in report['median_ms'].items():
+        for ref_name, key in (('official', 'speedup_vs_official'),
+                              ('pytorch:fp32', 'speedup_vs_pytorch_fp32')):
+            if ref_name in medians:
+                report[key][batch] = {
+                    name: medians[ref_name] / value
+                    for name, value in medians.items()
+                }
+    try:
+        report['environment']['load_average_1m_after'] = round(
+            os.getloadavg()[0], 2)
+    except OSError:
+        pass
+    return report
+
+
+def print_side_by_side(report) -> None:
+    rows = []
+    for batch, medians in report['median_ms'].items():
+        for name, value in medians.items():
+            ratios = [
+                report[key].get(batch, {}).get(name)
+                for key in ('speedup_vs_official', 'speedup_vs_pytorch_fp32')
+            ]
+            diff = report.get('max_vertex_diff_mm', {}).get(name)
+            rows.append((batch, name, value,
+                         report['timings'][batch][name]['p90'],
+                         *['-' if r is None else f'{r:.2f}' for r in ratios],
+                         '-' if diff is None else f'{diff:.3g}'))
+    env = report['environment']
+    print(f'\n{report["config"]} side by side on {env["device"]} '
+          f'({env["cpu"]}, {env["torch_threads"]} threads, load '
+          f'{env.get("load_average_1m", "n/a")} -> '
+          f'{env.get("load_average_1m_after", "n/a")})')
+    if 'official' in report:
+        print(f'official: {report["official"]["model"]} from '
+              f'{report["official"]["src"]} (torch '
+              f'{report["official"]["torch"]})')
+    print(
+        format_table(rows, ('batch', 'variant', 'median ms', 'p90 ms',
+                            'x official', 'x pytorch:fp32',
+                            'max vertex diff (mm)')))
 
 
 def print_table(report) -> None:
@@ -217,6 +501,8 @@ def run(args) -> dict:
         cfg.merge_from_dict(args.cfg_options)
     size = tuple(args.input_size) if args.input_size else config_input_size(
         cfg)
+    if args.variants or args.official_src:
+        return side_by_side(args, cfg, size, device)
     model = build_inference_model(cfg, args.checkpoint, device)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -233,6 +519,7 @@ def run(args) -> dict:
             grad_mode='no_grad' if args.no_grad else 'inference_mode',
             channels_last=args.channels_last,
             compile=args.compile,
+            amp=args.amp_dtype if args.amp else None,
             cfg_options=args.cfg_options),
         environment=environment_info(device),
         params=count_parameters(model),
@@ -288,8 +575,11 @@ def run(args) -> dict:
 
     report['train_step_ms'] = None
     if not args.skip_train:
-        stats, mem = measure_train_step(cfg, model, size, args, device)
+        stats, mem, wrapper_type, dtype = measure_train_step(
+            cfg, model, size, args, device)
         report['train_step_ms'] = stats
+        report['train_optim_wrapper'] = wrapper_type
+        report['train_backbone_dtype'] = dtype
         report['train_batch_size'] = args.batch_size
         report['train_throughput_img_s'] = (
             args.batch_size * 1000. / stats['median'])
@@ -311,7 +601,10 @@ def run(args) -> dict:
 def main(argv=None):
     args = parse_args(argv)
     report = run(args)
-    print_table(report)
+    if report.get('mode') == 'side_by_side':
+        print_side_by_side(report)
+    else:
+        print_table(report)
     if args.json:
         out_dir = osp.dirname(osp.abspath(args.json))
         os.makedirs(out_dir, exist_ok=True)
