@@ -12,10 +12,13 @@ samples stay in PyTorch and are the estimator classes' own code, so
 the PyTorch back-end.
 
 int8 (:func:`quantize_int8`): ONNX Runtime's dynamic quantisation of the
-matrix products (``MatMul`` / ``Gemm``: the transformer, the score decoder
-and the regressor's heads) with int8 weights per channel; convolutions
-stay float32 (:data:`INT8_OP_TYPES`; ``ConvInteger`` was measured slower
-than float32 convolution, ``docs/benchmarks.md``).
+matrix products with constant weights (``MatMul`` / ``Gemm``: the
+transformer and the score decoder) with int8 weights per channel, the MANO
+regressor and MANO left in float32 as in the PyTorch back-end;
+convolutions stay float32 (:data:`INT8_OP_TYPES`: ONNX Runtime's dynamic
+``ConvInteger`` path does not apply to these graphs, whose convolution
+weights are not plain initialisers after export, see
+``docs/benchmarks.md``).
 """
 import io
 import logging
@@ -41,6 +44,9 @@ HEAD_OUTPUTS = ('mano_pose', 'mano_shape', 'cam_params', 'cam_t', 'vertices',
                 'joints_cam', 'joints_2d', 'unfolder_joints')
 #: ONNX operators quantised by :func:`quantize_int8`.
 INT8_OP_TYPES = ('MatMul', 'Gemm')
+#: Graph scopes never quantised (the fp32 islands of
+#: :mod:`.precision`: MANO regressor and MANO layer).
+INT8_EXCLUDED_SCOPES = ('/regressor/', '/mano/')
 
 
 def prediction_outputs(kind: str) -> Tuple[str, ...]:
@@ -126,22 +132,46 @@ def export_prediction_bytes(model: nn.Module,
 
 
 def quantize_int8(fp32_bytes: bytes,
-                  op_types: Sequence[str] = INT8_OP_TYPES) -> bytes:
+                  op_types: Sequence[str] = INT8_OP_TYPES,
+                  excluded_scopes: Sequence[str] = INT8_EXCLUDED_SCOPES
+                  ) -> bytes:
     """ONNX Runtime dynamic int8 quantisation of an fp32 model.
+
+    Weights int8 per output channel, activations quantised per call; only
+    products with a constant weight (the linear layers) are quantised.
+    Nodes whose name (the exporter writes the module path, e.g.
+    ``/model/head/regressor/pose_heads/...``) contains one of
+    ``excluded_scopes`` stay float32: the MANO regressor's heads and MANO's
+    blend-shape and skinning products, whose int8 rounding would move the
+    vertices directly.
 
     Args:
         fp32_bytes (bytes): The float32 model.
         op_types (Sequence[str]): Operators to quantise.
+        excluded_scopes (Sequence[str]): Name parts of nodes left alone.
 
     Returns:
         bytes: The quantised model.
     """
     try:
+        import onnx
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as err:
         raise ImportError("precision='int8' with backend='onnxruntime' needs "
                           'onnxruntime.quantization: `pip install '
                           'onnxruntime onnx`.') from err
+    graph = onnx.load_from_string(fp32_bytes).graph
+    weights = {init.name for init in graph.initializer}
+    excluded = [
+        node.name for node in graph.node if node.op_type in op_types and (
+            any(scope in node.name for scope in excluded_scopes)
+            # products of two activations (attention scores and their
+            # weighted sums) are no layers: they stay float32
+            or not any(name in weights for name in node.input[1:2]))
+    ]
+    # the quantiser first rewrites a Gemm as a MatMul named <Gemm>_MatMul
+    excluded += [name + '_MatMul' for name in excluded]
+    del graph
     with tempfile.TemporaryDirectory(prefix='mmblurhand_int8_') as tmp:
         src, dst = osp.join(tmp, 'fp32.onnx'), osp.join(tmp, 'int8.onnx')
         with open(src, 'wb') as f:
@@ -155,6 +185,7 @@ def quantize_int8(fp32_bytes: bytes,
                 src,
                 dst,
                 op_types_to_quantize=list(op_types),
+                nodes_to_exclude=excluded,
                 per_channel=True,
                 weight_type=QuantType.QInt8)
         finally:
@@ -357,7 +388,10 @@ def export_cached(model: nn.Module,
         weights,
         precision,
         opset,
-        extra=dict(op_types=list(INT8_OP_TYPES), per_channel=True))
+        extra=dict(
+            op_types=list(INT8_OP_TYPES),
+            excluded=list(INT8_EXCLUDED_SCOPES),
+            per_channel=True))
     made = []
 
     def make_int8() -> bytes:

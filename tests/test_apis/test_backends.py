@@ -294,3 +294,30 @@ def test_demo_backend_and_precision_flags(checkpoints, tmp_path, monkeypatch,
                       str(tmp_path / 'x')])
     assert code == 1
     assert 'no bf16 kernels' in capsys.readouterr().err
+
+
+def test_onnx_int8_quantises_layers_not_mano_or_attention_products():
+    onnx = pytest.importorskip('onnx')
+    from mmblurhand.deployment.onnxruntime_model import (
+        export_prediction_bytes, quantize_int8)
+    torch.manual_seed(0)
+    model = init_model(CONFIGS['selector'])
+    graph = onnx.load_from_string(
+        quantize_int8(export_prediction_bytes(model, (64, 64)))).graph
+    integer = [n for n in graph.node if n.op_type == 'MatMulInteger']
+    names = [n.name for n in integer]
+    # the transformer's and the score decoder's linear layers are int8
+    assert any('/transformer/' in n for n in names)
+    assert any('/head/layers.0/' in n for n in names)
+    # nothing of the MANO regressor or MANO
+    assert not any('/regressor/' in n or '/mano/' in n for n in names)
+    # every int8 product has a constant (quantised) weight: the attention
+    # score products of two activations stay float32
+    weights = {init.name for init in graph.initializer}
+    assert all(n.input[1] in weights for n in integer)
+    float_products = [
+        n for n in graph.node
+        if n.op_type == 'MatMul' and 'attn' in n.name and 'regressor' not in
+        n.name
+    ]
+    assert float_products
