@@ -296,22 +296,37 @@ def measure_onnx(wrapper, size, batch_sizes, args, device, report):
     os.rmdir(tmp)
 
 
+#: torch.compile modes a PyTorch variant may name as its third field.
+COMPILE_MODES = ('default', 'reduce-overhead', 'max-autotune')
+
+
 def parse_variants(specs, device):
-    """``['pytorch:bf16', ...]`` -> ``[('pytorch', 'bf16'), ...]``."""
+    """``['pytorch:bf16', 'pytorch:bf16:reduce-overhead', ...]`` ->
+    ``[('pytorch', 'bf16', None), ('pytorch', 'bf16', 'reduce-overhead'),
+    ...]`` (the optional third field: a ``torch.compile`` mode)."""
     variants = []
     for spec in specs or []:
-        backend, sep, precision = spec.partition(':')
-        if not sep:
+        parts = spec.split(':')
+        if len(parts) not in (2, 3):
             raise ValueError(f'--variants: "{spec}" is not BACKEND:PRECISION'
-                             ' (e.g. pytorch:bf16).')
+                             '[:COMPILE_MODE] (e.g. pytorch:bf16).')
+        backend, precision = parts[:2]
         check_backend_precision(backend, precision, device)
-        variants.append((backend, precision))
+        mode = parts[2] if len(parts) == 3 else None
+        if mode is not None and (backend != 'pytorch'
+                                 or mode not in COMPILE_MODES):
+            raise ValueError(
+                f'--variants: "{spec}": a compile mode (one of '
+                f'{COMPILE_MODES}) applies to pytorch variants only.')
+        variants.append((backend, precision, mode))
     return variants
 
 
-def build_variant(base, backend, precision, cfg, args, size, device):
+def build_variant(base, backend, precision, cfg, args, size, device,
+                  compile_mode=None):
     """A callable ``fn(inputs) -> outputs`` running ``base``'s network as
-    ``init_model(backend=..., precision=...)`` would."""
+    ``init_model(backend=..., precision=...)`` would (``torch.compile``-d
+    with ``compile_mode``, else ``--compile-mode``)."""
     if backend == 'onnxruntime':
         from mmblurhand.deployment import OnnxRuntimeModel
         onnx_file, _ = export_cached(base.cpu(), cfg, args.checkpoint,
@@ -336,8 +351,9 @@ def build_variant(base, backend, precision, cfg, args, size, device):
     if precision == 'bf16':
         autocast_forward(wrapper, device.type, torch.bfloat16)
     forward = wrapper
-    if args.compile_mode:
-        forward = torch.compile(wrapper, mode=args.compile_mode)
+    mode = compile_mode or args.compile_mode
+    if mode:
+        forward = torch.compile(wrapper, mode=mode)
     return forward
 
 
@@ -370,7 +386,7 @@ def side_by_side(args, cfg, size, device) -> dict:
             batch_size=args.batch_size,
             rounds=rounds,
             num_warmup=args.num_warmup,
-            variants=[f'{b}:{p}' for b, p in variants],
+            variants=[':'.join(filter(None, v)) for v in variants],
             compile_mode=args.compile_mode,
             cfg_options=args.cfg_options),
         environment=environment_info(device))
@@ -381,12 +397,15 @@ def side_by_side(args, cfg, size, device) -> dict:
     with torch.inference_mode():
         reference = PredictionExportWrapper(base)(inputs[1])
     runners = {}
-    for backend, precision in variants:
-        name = f'{backend}:{precision}'
-        fn = build_variant(base, backend, precision, cfg, args, size, device)
+    for backend, precision, mode in variants:
+        name = ':'.join(filter(None, (backend, precision, mode)))
+        start = time.perf_counter()
+        fn = build_variant(base, backend, precision, cfg, args, size, device,
+                           mode)
         with torch.inference_mode():
             report.setdefault('max_vertex_diff_mm', {})[name] = \
                 _vertex_distance_mm(fn(inputs[1]), reference)
+        report.setdefault('build_s', {})[name] = time.perf_counter() - start
         runners[name] = fn
     official = None
     if args.official_src:
@@ -420,6 +439,13 @@ def side_by_side(args, cfg, size, device) -> dict:
     finally:
         if official is not None:
             official.close()
+    report['throughput_img_s'] = {
+        batch: {name: int(batch) * 1000. / value
+                for name, value in medians.items()}
+        for batch, medians in report['median_ms'].items()
+    }
+    if device.type == 'cuda':
+        report['peak_mem_mb'] = torch.cuda.max_memory_allocated(device) / 2**20
     report['speedup_vs_official'] = {}
     report['speedup_vs_pytorch_fp32'] = {}
     for batch, medians in report['median_ms'].items():
