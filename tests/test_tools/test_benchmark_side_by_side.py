@@ -209,3 +209,20 @@ def test_amp_train_step_on_cpu(benchmark_tool, tiny_configs):
         '--num-warmup', '0', '--skip-flops', '--threads', '1'
     ])
     assert plain['train_backbone_dtype'] == 'torch.float32'
+
+
+def test_speed_study_bf16_experiment(speed_tool, tiny_configs, tmp_path):
+    report = speed_tool.main([
+        tiny_configs['generator'], '--experiments', 'bf16', '--num-iters',
+        '1', '--num-warmup', '0', '--threads', '1', '--json',
+        str(tmp_path / 'bf16.json')
+    ])
+    result = report['experiments']['bf16']
+    assert list(result['timings']) == [
+        'fp32', 'bf16', 'autocast_fp32_weights', 'bf16_fp32_transformers',
+        'bf16_channels_last'
+    ]
+    diffs = result['max_vertex_diff_mm']
+    assert diffs['fp32'] == 0
+    # every bf16 variant really computes in bf16 (it moves the meshes)
+    assert all(diffs[name] > 0 for name in diffs if name != 'fp32')

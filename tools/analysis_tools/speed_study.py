@@ -24,7 +24,13 @@ Experiments:
   shape; at inference size (``K x 1 x T``) and training size
   (``K x 16 x T``, forward + backward);
 - ``compile``: eager vs ``torch.compile`` (inductor) of the generator
-  forward, with the compile time.
+  forward, with the compile time;
+- ``bf16``: the network (``PredictionExportWrapper``) in fp32 vs the
+  ``precision='bf16'`` policy (bf16 weights under autocast, MANO regressor
+  and MANO in fp32) vs its alternatives: autocast with fp32 weights (cast
+  on every call), bf16 with the transformers kept in fp32, and bf16 with
+  channels-last weights; the largest vertex distance to fp32 (mm) is
+  reported for each.
 """
 import argparse
 import copy
@@ -39,12 +45,19 @@ from mmengine.config import Config
 
 from mmblurhand.deployment import (HandMeshExportWrapper,
                                    build_inference_model, config_input_size)
-from mmblurhand.utils.benchmark import (environment_info, format_table,
-                                        summarize_times, time_function)
+from mmblurhand.deployment.onnxruntime_model import PredictionExportWrapper
+from mmblurhand.deployment.precision import (FP32_MODULE_TYPES,
+                                             autocast_forward, convert_bf16)
+from mmblurhand.utils.benchmark import environment_info, format_table
+from mmblurhand.utils.benchmark import interleave as _interleave
 
 DEFAULT_CONFIG = ('configs/mh_blurhandnet/'
                   'mh-gen_r50_2xb24-30e_blurhand-256x256.py')
-EXPERIMENTS = ('grad_mode', 'channels_last', 'mano_skinning', 'compile')
+EXPERIMENTS = ('grad_mode', 'channels_last', 'mano_skinning', 'compile',
+               'bf16')
+#: Modules kept in fp32 by the ``bf16_fp32_transformers`` variant.
+TRANSFORMER_TYPES = ('MultiHypothesisTransformer', 'KTFormer',
+                     'HypothesisScoreDecoder')
 
 
 def parse_args(argv=None):
@@ -67,6 +80,10 @@ def parse_args(argv=None):
         help='K values of the MANO experiment')
     parser.add_argument(
         '--train-batch', type=int, default=16, help='B of the training case')
+    parser.add_argument(
+        '--checkpoint', help='weights (random initialisation without)')
+    parser.add_argument(
+        '--threads', type=int, help='torch intra-op threads')
     parser.add_argument('--json', help='write the results to this file')
     return parser.parse_args(argv)
 
@@ -134,15 +151,9 @@ def skinning_3x4_lbs(mano_layer, global_orient, hand_pose, betas,
 
 
 def interleave(variants, num_iters, num_warmup):
-    """Median-ready timings of ``variants`` run round-robin."""
-    for fn in variants.values():
-        for _ in range(num_warmup):
-            fn()
-    times = {name: [] for name in variants}
-    for _ in range(num_iters):
-        for name, fn in variants.items():
-            times[name].extend(time_function(fn, 1, 0))
-    return {name: summarize_times(values) for name, values in times.items()}
+    """Median-ready timings of ``variants`` run round-robin
+    (:func:`mmblurhand.utils.benchmark.interleave`)."""
+    return _interleave(variants, num_iters, num_warmup)
 
 
 def max_diff(a, b) -> float:
@@ -189,6 +200,44 @@ def exp_compile(wrapper, images, args):
                         compiled=lambda: compiled(images)), args.num_iters,
             args.num_warmup), dict(
                 max_abs_diff=diff, compile_s=compile_s)
+
+
+def exp_bf16(model, images, args):
+    """fp32 vs the bf16 policy and its alternatives (module docstring)."""
+    inputs = torch.randn_like(images)  # preprocessed-like inputs
+
+    def bf16_variant(fp32_types=FP32_MODULE_TYPES, cast_weights=True,
+                     channels_last=False):
+        copy_ = convert_bf16(
+            copy.deepcopy(model),
+            fp32_types=fp32_types,
+            autocast=False,
+            cast_weights=cast_weights)
+        if channels_last:
+            copy_ = copy_.to(memory_format=torch.channels_last)
+        wrapper = PredictionExportWrapper(copy_).eval()
+        autocast_forward(wrapper)
+        return wrapper
+
+    nets = OrderedDict(
+        fp32=PredictionExportWrapper(model).eval(),
+        bf16=bf16_variant(),
+        autocast_fp32_weights=bf16_variant(cast_weights=False),
+        bf16_fp32_transformers=bf16_variant(FP32_MODULE_TYPES +
+                                            TRANSFORMER_TYPES),
+        bf16_channels_last=bf16_variant(channels_last=True))
+    with torch.inference_mode():
+        ref = nets['fp32'](inputs)[4]
+        diffs = {
+            name: float((net(inputs)[4].float() - ref).norm(dim=-1).max() *
+                        1000.)
+            for name, net in nets.items()
+        }
+        stats = interleave(
+            OrderedDict((name, (lambda net=net: net(inputs)))
+                        for name, net in nets.items()), args.num_iters,
+            args.num_warmup)
+    return stats, dict(max_vertex_diff_mm=diffs)
 
 
 def exp_mano_skinning(model, args):
@@ -239,9 +288,12 @@ def exp_mano_skinning(model, args):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     cfg = Config.fromfile(args.config)
     size = config_input_size(cfg)
-    model = build_inference_model(cfg)
+    torch.manual_seed(0)
+    model = build_inference_model(cfg, args.checkpoint)
     wrapper = HandMeshExportWrapper(model).eval()
     images = torch.rand(args.batch_size, 3, size[1], size[0]) * 255.
     report = dict(
@@ -256,10 +308,13 @@ def main(argv=None):
         names = list(stats)
         base = stats[names[0]]['median']
         for variant in names:
+            diff = extra.get('max_abs_diff', float('nan'))
+            if 'max_vertex_diff_mm' in extra:
+                diff = extra['max_vertex_diff_mm'][variant]
             rows.append((name, variant, stats[variant]['median'],
                          stats[variant]['p90'],
-                         base / stats[variant]['median'],
-                         extra.get('max_abs_diff', float('nan'))))
+                         f'{base / stats[variant]["median"]:.2f}',
+                         f'{diff:.3g}'))
 
     for exp in args.experiments:
         print(f'running {exp} ...', flush=True)
@@ -269,6 +324,8 @@ def main(argv=None):
             add(exp, *exp_channels_last(wrapper, images, args))
         elif exp == 'compile':
             add(exp, *exp_compile(wrapper, images, args))
+        elif exp == 'bf16':
+            add(exp, *exp_bf16(model, images, args))
         elif exp == 'mano_skinning':
             for key, (stats, extra) in exp_mano_skinning(model,
                                                          args).items():
@@ -285,7 +342,7 @@ def main(argv=None):
           f'{env.get("load_average_1m_after")}')
     print(
         format_table(rows, ('experiment', 'variant', 'median ms', 'p90 ms',
-                            'speed-up', 'max |diff|')))
+                            'speed-up', 'max |diff| (bf16: vertex mm)')))
     if args.json:
         os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
         with open(args.json, 'w') as f:
