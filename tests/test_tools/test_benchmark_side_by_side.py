@@ -226,3 +226,31 @@ def test_speed_study_bf16_experiment(speed_tool, tiny_configs, tmp_path):
     assert diffs['fp32'] == 0
     # every bf16 variant really computes in bf16 (it moves the meshes)
     assert all(diffs[name] > 0 for name in diffs if name != 'fp32')
+
+
+def test_precision_accuracy_tool(tiny_dataset, tmp_path):
+    import importlib.util
+    import os.path as osp
+    path = osp.join(
+        osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
+        'tools', 'analysis_tools', 'precision_accuracy.py')
+    spec = importlib.util.spec_from_file_location('precision_accuracy', path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    config = osp.join(osp.dirname(path), '..', '..', 'tests', 'test_apis',
+                      'data', 'tiny_mh_blurhandnet.py')
+    report = tool.main([
+        config, '--data-root', tiny_dataset,
+        '--num-images', '2', '--variants', 'onnxruntime:fp32',
+        'pytorch:bf16', '--cache-dir',
+        str(tmp_path / 'cache'), '--json',
+        str(tmp_path / 'acc.json')
+    ])
+    assert report['weights'] == 'random (seed 0)'
+    assert report['num_images'] == 2
+    ort, bf16 = (report['variants'][k]
+                 for k in ('onnxruntime:fp32', 'pytorch:bf16'))
+    assert ort['vertex_max'] < 1e-2  # mm: fp32 summation order only
+    assert bf16['vertex_max'] > bf16['vertex_mean'] > 0
+    assert bf16['vertex_p99'] <= bf16['vertex_max']
+    assert ort['top1_agreement'] == 1.0

@@ -13,9 +13,10 @@ on the same hand crops as the PyTorch fp32 reference: the first
 ``blur_images/<split>/...`` and ``annotations/<split>/BlurHand_<split>_
 data.json``), each with the box and hand type of its middle-frame
 annotation (``interacting`` hands as right hands), left hands mirrored as
-the API does. Without a checkpoint a seeded random initialisation is saved
-to a temporary checkpoint so that every variant has the same weights (the
-report says ``weights: random``).
+the API does. Without a checkpoint the config's seeded random initialisation
+(``init_weights``, pretrained weights left out) is saved to a temporary
+checkpoint so that every variant has the same weights (the report says
+``weights: random``).
 
 Reported per variant, in mm (vertices and joints root-relative):
 
@@ -155,8 +156,16 @@ def run(args) -> dict:
     tmp = None
     checkpoint = args.checkpoint
     if checkpoint is None:
+        # the config's own initialisation (init_model alone leaves e.g. the
+        # hypothesis embeddings at zero: K identical hypotheses)
+        from mmengine.config import Config
+
+        from mmblurhand.deployment import build_inference_model
+        cfg = Config.fromfile(args.config)
+        if cfg_options:
+            cfg.merge_from_dict(cfg_options)
         torch.manual_seed(args.seed)
-        model = init_model(args.config, cfg_options=cfg_options)
+        model = build_inference_model(cfg)
         tmp = tempfile.mkdtemp(prefix='mmblurhand_precision_')
         checkpoint = osp.join(tmp, 'random.pth')
         torch.save(dict(meta={}, state_dict=model.state_dict()), checkpoint)
