@@ -12,6 +12,7 @@ config (full size: 158.5 M parameters, one 256 x 256 crop per tool). The
 MANO layer is the built-in procedural hand (``MANO_MODEL_PATH`` unset).
 """
 import hashlib
+import importlib.util
 import json
 import math
 import os
@@ -20,16 +21,26 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, load_tool
 
 from mmblurhand.utils.checkpoint import load_checkpoint_file
 from mmblurhand.utils.official_weights import PAPER_CONFIGS
 
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 KEYS = osp.join(REPO, 'tests', 'data', 'official_checkpoints',
                 'blurhandnet_keys.json')
 CONFIG = osp.join(REPO, PAPER_CONFIGS['blurhandnet'])
 NUM_VERTICES = 778  # MANO mesh
 NUM_POSE = 48  # MANO axis-angle pose (16 joints x 3)
+
+
+def load_tool(relative_path: str):
+    """Import a script of the repository as a module."""
+    path = osp.join(REPO, relative_path)
+    name = osp.splitext(osp.basename(path))[0] + '_official_tool'
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def random_official_state(seed: int = 0) -> dict:
