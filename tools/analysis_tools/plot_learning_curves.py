@@ -80,7 +80,7 @@ def main(argv=None):
                                        (f'train_{metric}', '--', 'train')):
                 pts = [(r['iter'], r[key]) for r in rows if key in r]
                 if pts:
-                    ax.plot(*zip(*pts), style, color=color,
+                    ax.plot(*zip(*pts), style, color=color, marker='o', ms=3,
                             label=f'{label} {suffix}')
         if metric in refs:
             ax.axhline(refs[metric], color='k', lw=0.8, ls=':',
