@@ -67,11 +67,20 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+#: Clocks of :func:`time_function`: ``'wall'`` (``time.perf_counter``) or
+#: ``'process'`` (``time.process_time``: CPU seconds of this process, all
+#: its threads). On a machine loaded by other processes a single-threaded
+#: run's CPU time is what it costs; its wall time also counts the time the
+#: scheduler gave the core to others (up to several times more).
+CLOCKS = dict(wall=time.perf_counter, process=time.process_time)
+
+
 def time_function(fn: Callable[[], object],
                   num_iters: int,
                   num_warmup: int = 2,
-                  device: torch.device = torch.device('cpu')) -> List[float]:
-    """Wall-clock time of ``num_iters`` calls after ``num_warmup`` calls.
+                  device: torch.device = torch.device('cpu'),
+                  clock: str = 'wall') -> List[float]:
+    """Time of ``num_iters`` calls after ``num_warmup`` calls.
 
     Args:
         fn (Callable[[], object]): The work; called without arguments.
@@ -79,10 +88,16 @@ def time_function(fn: Callable[[], object],
         num_warmup (int): Untimed calls first (allocator, oneDNN/cuDNN
             kernel selection). Defaults to 2.
         device (torch.device): Synchronised around each call when CUDA.
+        clock (str): ``'wall'`` (default) or ``'process'`` (CPU time of
+            the process; meaningful for CPU work, see :data:`CLOCKS`).
 
     Returns:
         list[float]: Per-call times, milliseconds.
     """
+    if clock not in CLOCKS:
+        raise ValueError(f'time_function: clock must be one of '
+                         f'{tuple(CLOCKS)}, got {clock!r}.')
+    timer = CLOCKS[clock]
     if num_iters < 1:
         raise ValueError(f'time_function: num_iters must be >= 1, got '
                          f'{num_iters}.')
@@ -91,10 +106,10 @@ def time_function(fn: Callable[[], object],
     synchronize(device)
     times = []
     for _ in range(num_iters):
-        start = time.perf_counter()
+        start = timer()
         fn()
         synchronize(device)
-        times.append((time.perf_counter() - start) * 1000.)
+        times.append((timer() - start) * 1000.)
     return times
 
 
@@ -397,8 +412,8 @@ def interleave(variants: Dict[str, Callable[[], object]],
                num_iters: int,
                num_warmup: int = 1,
                device: torch.device = torch.device('cpu'),
-               timers: Optional[Dict[str, Callable[[], float]]] = None
-               ) -> Dict[str, Dict[str, float]]:
+               timers: Optional[Dict[str, Callable[[], float]]] = None,
+               clock: str = 'wall') -> Dict[str, Dict[str, float]]:
     """Time several variants round-robin: round ``r`` runs each once.
 
     On a shared machine the load changes from minute to minute; running
@@ -414,6 +429,7 @@ def interleave(variants: Dict[str, Callable[[], object]],
         timers (dict[str, Callable[[], float]], optional): Variants that
             time themselves (e.g. in another process): called once per
             round, they return milliseconds; also warmed up.
+        clock (str): Clock of ``variants`` (see :func:`time_function`).
 
     Returns:
         dict[str, dict]: Name -> :func:`summarize_times` of its times,
@@ -432,7 +448,7 @@ def interleave(variants: Dict[str, Callable[[], object]],
         for name in names:
             if name in variants:
                 times[name].extend(
-                    time_function(variants[name], 1, 0, device))
+                    time_function(variants[name], 1, 0, device, clock))
             else:
                 times[name].append(float(timers[name]()))
     return {name: summarize_times(values) for name, values in times.items()}
@@ -536,9 +552,12 @@ class OfficialRunner:
         """
         return self._ask(cmd='info')
 
-    def run(self, batch: int, repeat: int = 1) -> List[float]:
-        """Milliseconds of ``repeat`` forward passes at ``batch``."""
-        return self._ask(cmd='run', batch=batch, repeat=repeat)['ms']
+    def run(self, batch: int, repeat: int = 1,
+            clock: str = 'wall') -> List[float]:
+        """Milliseconds of ``repeat`` forward passes at ``batch``, by the
+        child's ``clock`` (``'wall'`` or ``'process'``, its CPU time)."""
+        return self._ask(
+            cmd='run', batch=batch, repeat=repeat, clock=clock)['ms']
 
     def close(self) -> None:
         """Stop the child."""

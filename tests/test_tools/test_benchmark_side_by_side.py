@@ -117,6 +117,9 @@ def test_official_runner_builds_and_times_from_an_external_path(
         assert info['params'] == FAKE_PARAMS[which]
         times = runner.run(3, repeat=2)
         assert len(times) == 2 and all(t > 0 for t in times)
+        assert len(runner.run(1, clock='process')) == 1
+        with pytest.raises(RuntimeError, match='unknown clock'):
+            runner.run(1, clock='gpu')
     finally:
         runner.close()
     assert runner.process.poll() == 0
@@ -140,6 +143,20 @@ def test_official_runner_errors_name_the_problem(fake_official, tmp_path):
         OfficialRunner(str(broken), 'mh_gen')
 
 
+def test_process_clock_counts_cpu_work_not_waiting():
+    import time
+
+    from mmblurhand.utils.benchmark import time_function
+    wall = time_function(lambda: time.sleep(0.05), 1, 0)[0]
+    cpu = time_function(lambda: time.sleep(0.05), 1, 0, clock='process')[0]
+    assert wall >= 50 and cpu < 20
+    busy = time_function(lambda: sum(range(2_000_000)), 1, 0,
+                         clock='process')[0]
+    assert busy > cpu
+    with pytest.raises(ValueError, match='clock must be one of'):
+        time_function(lambda: None, 1, 0, clock='gpu')
+
+
 def test_interleave_runs_round_robin():
     order = []
     stats = interleave(
@@ -159,11 +176,12 @@ def test_side_by_side_report(benchmark_tool, tiny_configs, fake_official,
         tiny_configs['generator'], '--variants', 'pytorch:fp32',
         'pytorch:bf16', 'onnxruntime:fp32', '--official-src', fake_official,
         '--rounds', '2', '--num-warmup', '1', '--batch-size', '2',
-        '--threads', '1', '--cache-dir',
+        '--threads', '1', '--clock', 'process', '--cache-dir',
         str(tmp_path / 'cache'), '--json',
         str(out)
     ])
     assert json.load(open(out))['mode'] == 'side_by_side'
+    assert report['settings']['clock'] == 'process'
     assert report['kind'] == 'generator'
     assert report['official']['model'] == 'mh_gen'
     assert report['official']['params'] == FAKE_PARAMS['mh_gen']

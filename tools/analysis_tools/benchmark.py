@@ -184,6 +184,13 @@ def parse_args(argv=None):
         type=int,
         help='interleaved rounds (default: --num-iters)')
     side.add_argument(
+        '--clock',
+        choices=['wall', 'process'],
+        default='wall',
+        help='wall: elapsed time; process: CPU time of each side\'s process '
+        '(with one thread, what a call costs regardless of other processes '
+        'on a shared machine; CPU only) (default: %(default)s)')
+    side.add_argument(
         '--cache-dir', help='ONNX cache folder of the onnxruntime variants')
     side.add_argument(
         '--compile-mode',
@@ -371,6 +378,9 @@ def side_by_side(args, cfg, size, device) -> dict:
     """The side-by-side mode (module docstring)."""
     variants = parse_variants(args.variants, device)
     rounds = args.rounds or args.num_iters
+    if args.clock == 'process' and device.type != 'cpu':
+        raise ValueError('--clock process measures CPU work; use the wall '
+                         'clock on a GPU.')
     # seeded: without a checkpoint the random weights (and so the ONNX
     # cache key of the onnxruntime variants) are the same on every run
     torch.manual_seed(0)
@@ -386,6 +396,7 @@ def side_by_side(args, cfg, size, device) -> dict:
             batch_size=args.batch_size,
             rounds=rounds,
             num_warmup=args.num_warmup,
+            clock=args.clock,
             variants=[':'.join(filter(None, v)) for v in variants],
             compile_mode=args.compile_mode,
             cfg_options=args.cfg_options),
@@ -427,10 +438,11 @@ def side_by_side(args, cfg, size, device) -> dict:
             }
             timers = {}
             if official is not None:
-                timers['official'] = lambda batch=batch: official.run(batch)[0]
+                timers['official'] = lambda batch=batch: official.run(
+                    batch, clock=args.clock)[0]
             with torch.inference_mode():
                 stats = interleave(calls, rounds, args.num_warmup, device,
-                                   timers)
+                                   timers, args.clock)
             report['timings'][str(batch)] = stats
             report['median_ms'][str(batch)] = {
                 name: value['median']
@@ -478,7 +490,8 @@ def print_side_by_side(report) -> None:
                          *['-' if r is None else f'{r:.2f}' for r in ratios],
                          '-' if diff is None else f'{diff:.3g}'))
     env = report['environment']
-    print(f'\n{report["config"]} side by side on {env["device"]} '
+    print(f'\n{report["config"]} side by side on {env["device"]}, '
+          f'{report["settings"]["clock"]} clock '
           f'({env["cpu"]}, {env["torch_threads"]} threads, load '
           f'{env.get("load_average_1m", "n/a")} -> '
           f'{env.get("load_average_1m_after", "n/a")})')

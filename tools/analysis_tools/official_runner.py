@@ -31,9 +31,10 @@ original stdout (everything the official code prints goes to stderr):
 
 - ``{"cmd": "info"}`` -> ``{"torch": ..., "params": ..., "model": ...,
   "threads": ...}``;
-- ``{"cmd": "run", "batch": B, "repeat": N}`` -> ``{"ms": [...]}``: N
-  forward passes on a fixed random ``(B, 3, H, W)`` RGB batch in [0, 1]
-  under ``torch.inference_mode``;
+- ``{"cmd": "run", "batch": B, "repeat": N, "clock": "wall"}`` ->
+  ``{"ms": [...]}``: N forward passes on a fixed random ``(B, 3, H, W)``
+  RGB batch in [0, 1] under ``torch.inference_mode``, timed by the wall
+  clock or (``"process"``) by this process's CPU time;
 - ``{"cmd": "quit"}``.
 
 The first line written is ``{"ready": true}`` (or ``{"error": ...}``).
@@ -156,12 +157,18 @@ def main(argv=None):
             if batch not in images:
                 gen = torch.Generator().manual_seed(args.seed + batch)
                 images[batch] = torch.rand(batch, 3, h, w, generator=gen)
+            timer = dict(
+                wall=time.perf_counter,
+                process=time.process_time).get(request.get('clock', 'wall'))
+            if timer is None:
+                reply(dict(error=f'unknown clock {request["clock"]!r}'))
+                continue
             times = []
             with torch.inference_mode():
                 for _ in range(int(request.get('repeat', 1))):
-                    start = time.perf_counter()
+                    start = timer()
                     forward(images[batch])
-                    times.append((time.perf_counter() - start) * 1000.)
+                    times.append((timer() - start) * 1000.)
             reply(dict(ms=times))
         else:
             reply(dict(error=f'unknown command {cmd!r}'))

@@ -84,6 +84,12 @@ def parse_args(argv=None):
         '--checkpoint', help='weights (random initialisation without)')
     parser.add_argument(
         '--threads', type=int, help='torch intra-op threads')
+    parser.add_argument(
+        '--clock',
+        choices=['wall', 'process'],
+        default='wall',
+        help='wall time, or the process\'s CPU time (with one thread: '
+        'insensitive to other processes on a shared machine)')
     parser.add_argument('--json', help='write the results to this file')
     return parser.parse_args(argv)
 
@@ -150,10 +156,15 @@ def skinning_3x4_lbs(mano_layer, global_orient, hand_pose, betas,
     return vertices, joints
 
 
+#: Clock of :func:`interleave` (set from ``--clock`` by :func:`main`).
+CLOCK = dict(name='wall')
+
+
 def interleave(variants, num_iters, num_warmup):
     """Median-ready timings of ``variants`` run round-robin
     (:func:`mmblurhand.utils.benchmark.interleave`)."""
-    return _interleave(variants, num_iters, num_warmup)
+    return _interleave(variants, num_iters, num_warmup,
+                       clock=CLOCK['name'])
 
 
 def max_diff(a, b) -> float:
@@ -290,6 +301,7 @@ def main(argv=None):
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    CLOCK['name'] = args.clock
     cfg = Config.fromfile(args.config)
     size = config_input_size(cfg)
     torch.manual_seed(0)
