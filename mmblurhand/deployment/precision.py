@@ -311,7 +311,8 @@ def convert_int8(model: nn.Module,
 def apply_precision(model: nn.Module,
                     precision: str,
                     device: Union[str, torch.device] = 'cpu',
-                    autocast: bool = True) -> nn.Module:
+                    autocast: bool = True,
+                    fold_bn: Union[bool, None] = None) -> nn.Module:
     """Set a built PyTorch estimator's inference precision in place.
 
     Args:
@@ -320,11 +321,29 @@ def apply_precision(model: nn.Module,
             (:func:`convert_bf16`) or ``'int8'`` (:func:`convert_int8`).
         device (str | torch.device): Where it runs.
         autocast (bool): See :func:`convert_bf16`.
+        fold_bn (bool, optional): Fold the BatchNorm layers into the
+            convolutions before them first
+            (:func:`~mmblurhand.deployment.fusion.fold_batchnorm`;
+            inference only: the model can no longer be trained or give a
+            training state dict). ``None`` (default): for ``'bf16'`` and
+            ``'int8'``, whose models are inference-only anyway, not for
+            ``'fp32'``.
 
     Returns:
-        nn.Module: ``model``, with ``inference_precision`` set.
+        nn.Module: ``model``, with ``inference_precision`` and
+        ``folded_batchnorms`` (the number folded) set.
     """
     check_backend_precision('pytorch', precision, device)
+    if fold_bn is None:
+        fold_bn = precision != 'fp32'
+    model.folded_batchnorms = 0
+    if fold_bn:
+        from .fusion import fold_batchnorm
+        if model.training:
+            raise RuntimeError('apply_precision(fold_bn=True): call '
+                               '`model.eval()` first; folding uses the '
+                               'BatchNorm running statistics.')
+        model.folded_batchnorms = fold_batchnorm(model)
     if precision == 'bf16':
         if torch.device(device).type == 'cpu' and not cpu_has_bf16():
             warnings.warn(

@@ -131,8 +131,12 @@ def test_bf16_weights_autocast_and_fp32_islands(checkpoints):
     assert dtypes[
         'generator.head.transformer.layers.0.attn.in_proj_weight'] == \
         torch.bfloat16
-    # normalisation layers stay fp32; the MANO regressor is an fp32 island
-    assert dtypes['backbone.bn1.weight'] == torch.float32
+    # BatchNorm was folded into the convolutions (bf16 default), LayerNorm
+    # stays fp32; the MANO regressor is an fp32 island
+    assert model.folded_batchnorms > 0
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    assert dtypes['backbone.conv1.bias'] == torch.bfloat16
+    assert dtypes['head.layers.0.norm1.weight'] == torch.float32
     regressor = {k: v for k, v in dtypes.items() if '.regressor.' in k}
     assert regressor and set(regressor.values()) == {torch.float32}
     # the island runs in fp32 inside the autocast region
@@ -321,3 +325,50 @@ def test_onnx_int8_quantises_layers_not_mano_or_attention_products():
         n.name
     ]
     assert float_products
+
+
+@pytest.mark.parametrize('cls,groups', [(nn.Conv2d, 1), (nn.Conv2d, 3),
+                                        (nn.ConvTranspose2d, 1),
+                                        (nn.ConvTranspose2d, 3)])
+def test_fold_conv_bn_matches_conv_then_batchnorm(cls, groups):
+    from mmblurhand.deployment.fusion import fold_conv_bn
+    torch.manual_seed(0)
+    kwargs = dict(stride=2, padding=1) if cls is nn.ConvTranspose2d else {}
+    conv = cls(6, 9, 4 if cls is nn.ConvTranspose2d else 3, groups=groups,
+               bias=cls is nn.Conv2d, **kwargs)
+    norm = nn.BatchNorm2d(9)
+    with torch.no_grad():
+        norm.running_mean.uniform_(-1, 1)
+        norm.running_var.uniform_(0.5, 2)
+        norm.weight.uniform_(0.5, 1.5)
+        norm.bias.uniform_(-1, 1)
+    norm.eval()
+    x = torch.randn(2, 6, 5, 5)
+    expected = norm(conv(x))
+    # by hand for one output channel: gamma (y - mean) / sqrt(var + eps)
+    y = conv(x)[:, 4]
+    manual = norm.weight[4] * (y - norm.running_mean[4]) / torch.sqrt(
+        norm.running_var[4] + norm.eps) + norm.bias[4]
+    fused = fold_conv_bn(conv, norm)
+    got = fused(x)
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert torch.allclose(got[:, 4], manual, atol=1e-5)
+    assert type(fused) is cls and fused.bias is not None
+    assert conv.weight is not fused.weight  # the original is untouched
+    assert (conv.bias is None) == (cls is nn.ConvTranspose2d)
+
+
+@pytest.mark.parametrize('kind', ['single', 'generator', 'selector'])
+def test_fold_bn_keeps_the_predictions(kind, checkpoints):
+    config, ckpt = checkpoints[kind]
+    plain = init_model(config, ckpt)
+    folded = init_model(config, ckpt, fold_bn=True)
+    norms = sum(isinstance(m, nn.BatchNorm2d) for m in plain.modules())
+    # every BatchNorm follows a convolution: all are folded
+    assert folded.folded_batchnorms == norms > 0
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    # the default fp32 model keeps them (its state dict stays loadable)
+    assert plain.folded_batchnorms == 0
+    ref, got = _predict(plain), _predict(folded)
+    assert _max_diff(got, ref, 'hyp_vertices') < 1e-5  # metres
+    assert _max_diff(got, ref, 'hyp_scores') < 1e-5

@@ -310,7 +310,8 @@ COMPILE_MODES = ('default', 'reduce-overhead', 'max-autotune')
 def parse_variants(specs, device):
     """``['pytorch:bf16', 'pytorch:bf16:reduce-overhead', ...]`` ->
     ``[('pytorch', 'bf16', None), ('pytorch', 'bf16', 'reduce-overhead'),
-    ...]`` (the optional third field: a ``torch.compile`` mode)."""
+    ...]`` (the optional third field: a ``torch.compile`` mode, or
+    ``fold`` for BatchNorm folded into the convolutions)."""
     variants = []
     for spec in specs or []:
         parts = spec.split(':')
@@ -320,11 +321,12 @@ def parse_variants(specs, device):
         backend, precision = parts[:2]
         check_backend_precision(backend, precision, device)
         mode = parts[2] if len(parts) == 3 else None
-        if mode is not None and (backend != 'pytorch'
-                                 or mode not in COMPILE_MODES):
+        if mode is not None and (backend != 'pytorch' or
+                                 mode not in COMPILE_MODES + ('fold', )):
             raise ValueError(
-                f'--variants: "{spec}": a compile mode (one of '
-                f'{COMPILE_MODES}) applies to pytorch variants only.')
+                f'--variants: "{spec}": the third field (a compile mode, '
+                f'one of {COMPILE_MODES}, or "fold": BatchNorm folded into '
+                'the convolutions) applies to pytorch variants only.')
         variants.append((backend, precision, mode))
     return variants
 
@@ -333,7 +335,8 @@ def build_variant(base, backend, precision, cfg, args, size, device,
                   compile_mode=None):
     """A callable ``fn(inputs) -> outputs`` running ``base``'s network as
     ``init_model(backend=..., precision=...)`` would (``torch.compile``-d
-    with ``compile_mode``, else ``--compile-mode``)."""
+    with ``compile_mode``, else ``--compile-mode``; ``'fold'``: with the
+    BatchNorm layers folded, as ``init_model(fold_bn=True)``)."""
     if backend == 'onnxruntime':
         from mmblurhand.deployment import OnnxRuntimeModel
         onnx_file, _ = export_cached(base.cpu(), cfg, args.checkpoint,
@@ -352,8 +355,10 @@ def build_variant(base, backend, precision, cfg, args, size, device,
             return tuple(outputs[name] for name in runtime.output_names)
 
         return run_ort
-    model = base if precision == 'fp32' else copy.deepcopy(base)
-    apply_precision(model, precision, device, autocast=False)
+    fold = True if compile_mode == 'fold' else None
+    compile_mode = None if compile_mode == 'fold' else compile_mode
+    model = base if precision == 'fp32' and not fold else copy.deepcopy(base)
+    apply_precision(model, precision, device, autocast=False, fold_bn=fold)
     wrapper = PredictionExportWrapper(model).eval()
     if precision == 'bf16':
         autocast_forward(wrapper, device.type, torch.bfloat16)
