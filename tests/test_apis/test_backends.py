@@ -372,3 +372,26 @@ def test_fold_bn_keeps_the_predictions(kind, checkpoints):
     ref, got = _predict(plain), _predict(folded)
     assert _max_diff(got, ref, 'hyp_vertices') < 1e-5  # metres
     assert _max_diff(got, ref, 'hyp_scores') < 1e-5
+
+
+def test_bf16_attention_runs_the_fused_kernel_in_bf16(checkpoints):
+    """Under autocast nn.MultiheadAttention skips its fused kernel (and
+    with batch > 1 projects through a weight expanded per token); the bf16
+    policy runs it with autocast off on bf16 inputs, keeping
+    ``query is key is value`` for self-attention."""
+    config, ckpt = checkpoints['generator']
+    model = init_model(config, ckpt, precision='bf16')
+    attn = model.head.transformer.layers[0].attn
+    seen = {}
+
+    def probe(module, args, kwargs):
+        query, key, value = args[:3]
+        seen.update(
+            same=query is key and key is value,
+            dtype=query.dtype,
+            autocast=torch.is_autocast_enabled('cpu'))
+
+    handle = attn.register_forward_pre_hook(probe, with_kwargs=True)
+    inference_blurhand(model, _image(), bboxes=BOXES, hand_types=TYPES)
+    handle.remove()
+    assert seen == dict(same=True, dtype=torch.bfloat16, autocast=False)
